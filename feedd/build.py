@@ -1,0 +1,371 @@
+"""The pipeline, run once: reconcile ``seeds/`` with the index, then publish.
+
+``feedd build`` calls :func:`build`; the daemon calls :func:`sync` with the
+paths its watcher saw and :func:`publish` with the feeds that changed. There
+is no other way in which a document is read, tagged or rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from . import __version__, document, render
+from .config import Config
+from .index import FileState, Index
+from .language import UNDETERMINED, detect_language
+from .model import (ALL_FEED, Document, Feed, Parsed, Rejected, Topic, language_feed_name, shown_path,
+                    topic_feed_name)
+from .publish import publish_if_changed, remove_stale_temp_files, sync_folders, unpublish
+from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
+from .topics import assign_topics, folder_of
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # files read, analysed and committed together
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    unchanged: int = 0
+    feeds: set[str] = field(default_factory=set)  # feeds whose entries may have changed
+    gone_pages: set[str] = field(default_factory=set)  # article pages to take down
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.moved or self.removed or self.rejected)
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.moved)} moved, "
+                f"{len(self.removed)} removed, {len(self.rejected)} rejected, {self.unchanged} unchanged")
+
+
+@dataclass
+class BuildResult:
+    sync: SyncReport
+    written: list[str]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    parsed: Parsed
+    lang: str
+    topics: tuple[Topic, ...]
+
+
+def analyse(raw: bytes, path: str, config: Config) -> Analysis:
+    """Parse, detect the language, assign topics: pure, so it can run anywhere."""
+    parsed = document.parse(raw, path, config.site.zone)
+    lang = parsed.lang or detect_language(parsed.text or parsed.title, config.language)
+    topics = assign_topics(parsed.title, parsed.text, parsed.tags, folder_of(path), config.topics)
+    return Analysis(parsed, lang, topics)
+
+
+def document_feeds(doc: Document | None) -> set[str]:
+    """The feeds a document appears in."""
+    if doc is None:
+        return set()
+    names = {ALL_FEED, *(topic_feed_name(t.slug) for t in doc.topics)}
+    if doc.lang != UNDETERMINED:
+        names.add(language_feed_name(doc.lang))
+    return names
+
+
+def build(config: Config, now: datetime | None = None, progress: Callable | None = None) -> BuildResult:
+    """Reconcile everything and publish every feed: ``feedd build``."""
+    started = time.perf_counter()
+    now = now or datetime.now(timezone.utc)
+    with Index(config.index_path) as index:
+        report = sync(config, index, now, progress=progress)
+        written = publish(config, index, now, report)
+    return BuildResult(report, written, time.perf_counter() - started)
+
+
+def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
+         progress: Callable | None = None) -> SyncReport:
+    """Bring the index in line with ``seeds/``: all of it, or just ``paths``.
+
+    Unchanged files (same size and mtime) are not read; files with a new stat
+    are hashed and analysed only if their bytes changed. A file that vanished
+    while one with the same bytes appeared is a move and keeps its id.
+    """
+    report = SyncReport()
+    # New topic rules or language settings (or a new feedd) re-read everything.
+    stamp = analysis_stamp(config)
+    force = index.meta("analysis_stamp") != stamp
+    if force:
+        paths = None
+    if paths is None:
+        known = index.file_states()
+        present = {seed.path: seed for seed in scan(config.seeds_dir)}
+        gone = {path: state for path, state in known.items() if path not in present}
+    else:
+        known, present, gone = _look_at(config, index, paths)
+    candidates = [seed for seed in present.values() if force or _needs_reading(known.get(seed.path), seed)]
+    report.unchanged = len(present) - len(candidates)
+    gone_by_hash: dict[str, list[str]] = {}
+    for path, state in gone.items():
+        if state.error is None:
+            gone_by_hash.setdefault(state.hash, []).append(path)
+    if progress and candidates:
+        candidates = progress(candidates)
+    batch: list[SeedFile] = []
+    for seed in candidates:
+        batch.append(seed)
+        if len(batch) >= BATCH:
+            _ingest(config, index, now, batch, known, gone, gone_by_hash, report, force)
+            batch = []
+    if batch:
+        _ingest(config, index, now, batch, known, gone, gone_by_hash, report, force)
+    if gone:
+        with index.batch():
+            for path in sorted(gone):
+                old = index.remove(path)
+                report.removed.append(path)
+                report.feeds |= document_feeds(old)
+                if old:
+                    report.gone_pages.add(old.key)
+                log.info("removed %s", shown_path(path))
+    if force:
+        index.set_meta("analysis_stamp", stamp)
+    return report
+
+
+def _look_at(config: Config, index: Index, paths: Iterable[str]):
+    """What the index and the disk say about just these paths (and folders)."""
+    seeds = config.seeds_dir
+    known: dict[str, FileState] = {}
+    present: dict[str, SeedFile] = {}
+    gone: dict[str, FileState] = {}
+    for path in dict.fromkeys(paths):
+        full = seeds / path
+        if full.is_dir() and not full.is_symlink():
+            for seed in scan(full):
+                relpath = relative_seed_path(seeds, full / seed.path)
+                if relpath:
+                    present[relpath] = SeedFile(relpath, seed.size, seed.mtime_ns)
+        elif relative_seed_path(seeds, full) == path:
+            seed = stat_seed(seeds, path)
+            if seed:
+                present[path] = seed
+        # A vanished folder takes the documents under it along.
+        for state in index.file_states_under(path):
+            known[state.path] = state
+    for path, state in known.items():
+        if path not in present and stat_seed(seeds, path) is None:
+            gone[path] = state
+    return known, present, gone
+
+
+def _needs_reading(state: FileState | None, seed: SeedFile) -> bool:
+    if state is None or state.size != seed.size or state.mtime_ns != seed.mtime_ns:
+        return True
+    return bool(state.error and state.error.startswith("cannot read"))  # permissions may be fixed
+
+
+def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, force=False) -> None:
+    reads = []
+    with index.batch():
+        for seed in seeds_batch:
+            state = known.get(seed.path)
+            try:
+                raw = read_seed(config.seeds_dir, seed, config.input.max_bytes)
+            except FileNotFoundError:
+                if state:  # deleted between the scan (or event) and the read
+                    gone[seed.path] = state
+                continue
+            except Rejected as rejection:
+                _reject(index, seed, "", rejection, state, report, now)
+                continue
+            digest = document.content_hash(raw)
+            if state and state.hash == digest and state.error is None and not force:
+                index.touch(seed.path, seed.size, seed.mtime_ns)
+                report.unchanged += 1
+                continue
+            reads.append((seed, raw, digest))
+        for seed, raw, digest in reads:
+            state = known.get(seed.path)
+            try:
+                analysis = analyse(raw, seed.path, config)
+            except Rejected as rejection:
+                _reject(index, seed, digest, rejection, state, report, now)
+                continue
+            source = state
+            moved_from = None
+            if state is None and gone_by_hash.get(digest):
+                moved_from = gone_by_hash[digest].pop(0)
+                source = gone.pop(moved_from)
+            old = index.get(moved_from or seed.path)
+            if moved_from:
+                index.remove(moved_from)
+            doc = _document(config, index, seed, digest, analysis, source)
+            index.put(doc, seed.size, seed.mtime_ns, first_seen=now)
+            index.register_feeds(_feeds_of(doc))
+            report.feeds |= document_feeds(old) | document_feeds(doc)
+            if old and old.key != doc.key:
+                report.gone_pages.add(old.key)
+            if moved_from:
+                report.moved.append((moved_from, seed.path))
+                log.info("moved %s -> %s", shown_path(moved_from), shown_path(seed.path))
+            else:
+                (report.updated if state else report.added).append(seed.path)
+                log.info("%s %s lang=%s topics=%s", "updated" if state else "ingested", shown_path(seed.path),
+                         doc.lang, ",".join(t.slug for t in doc.topics) or "-")
+
+
+def _reject(index, seed, digest, rejection, state, report, now) -> None:
+    if state and state.error == rejection.reason and state.hash == digest:
+        index.touch(seed.path, seed.size, seed.mtime_ns)
+        return  # the same complaint about the same bytes: said already
+    old = index.get(seed.path)
+    key = state.key if state else _free_key(index, document.document_key(seed.path, None), seed.path)
+    index.put_rejected(seed.path, key, state.id if state else "", digest, seed.size, seed.mtime_ns,
+                       rejection.reason, first_seen=now)
+    report.rejected.append(rejection)
+    report.feeds |= document_feeds(old)
+    if old:
+        report.gone_pages.add(old.key)
+    log.warning("rejected %s", rejection)
+
+
+def _document(config: Config, index: Index, seed: SeedFile, digest: str, analysis: Analysis,
+              source: FileState | None) -> Document:
+    """Decide identity and dates: the only impure choices, made once."""
+    parsed = analysis.parsed
+    if parsed.id:
+        key = document.document_key(seed.path, parsed.id)
+        id_ = parsed.id if ":" in parsed.id else render.entry_id(config.site, key)
+    elif source and source.id:
+        key, id_ = source.key, source.id
+    else:
+        key = _free_key(index, document.document_key(seed.path, None), seed.path)
+        id_ = render.entry_id(config.site, key)
+    mtime = datetime.fromtimestamp(seed.mtime_ns // 1_000_000_000, timezone.utc)
+    published = parsed.date or (source.published if source and source.published else mtime)
+    if source and source.updated and source.hash != digest:
+        # An edit: later than before, always, so that readers notice it.
+        updated = max(published, mtime, source.updated + timedelta(seconds=1))
+    elif source and source.updated:
+        updated = max(published, source.updated)  # a move, or new rules: not an edit
+    else:
+        updated = published  # first seen: as new as its date says
+    return Document(
+        path=seed.path, key=key, id=id_, hash=digest, title=parsed.title,
+        published=published, updated=updated, lang=analysis.lang, topics=analysis.topics,
+        author=parsed.author, link=parsed.link, summary=parsed.summary, content_html=parsed.content_html,
+    )
+
+
+def _free_key(index: Index, key: str, path: str | None = None) -> str:
+    """``key``, or ``key-2``… when a moved document already holds it."""
+    candidate, n = key, 1
+    while index.key_owner(candidate) not in (None, path):
+        n += 1
+        candidate = f"{key}-{n}"
+    return candidate
+
+
+def _feeds_of(doc: Document) -> list[Feed]:
+    feeds = [Feed(ALL_FEED, "all", "Everything")]
+    feeds += [Feed(topic_feed_name(t.slug), "topic", t.title) for t in doc.topics]
+    if doc.lang != UNDETERMINED:
+        feeds.append(Feed(language_feed_name(doc.lang), "language", render.language_name(doc.lang), doc.lang))
+    return feeds
+
+
+def configured_feeds(config: Config) -> list[Feed]:
+    """Feeds that exist even before their first document: everything, and each rule's topic."""
+    return [Feed(ALL_FEED, "all", "Everything")] + [
+        Feed(topic_feed_name(rule.slug), "topic", rule.title) for rule in config.topics
+    ]
+
+
+def publish(config: Config, index: Index, now: datetime, report: SyncReport | None = None,
+            feeds: set[str] | None = None) -> list[str]:
+    """Render and write what may have changed; every feed when ``feeds`` is None.
+
+    A full publish (no ``feeds``) also renders missing article pages and takes
+    down pages whose document is gone, so a deleted ``feeds/`` comes back whole.
+    """
+    out = config.feeds_dir
+    out.mkdir(parents=True, exist_ok=True)
+    full = feeds is None
+    if full:
+        remove_stale_temp_files(out)
+    with index.batch():
+        index.register_feeds(configured_feeds(config))
+    all_feeds = index.feeds()
+    by_name = {feed.name: feed for feed in all_feeds}
+    written: list[str] = []
+    dirty: set[Path] = set()
+
+    def write(relpath: str, data: bytes) -> None:
+        if publish_if_changed(out, relpath, data, dirty):
+            written.append(relpath)
+
+    for feed in all_feeds:
+        if full or feed.name in feeds:
+            docs = index.latest(feed, now, config.feeds.max_items)
+            for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content).items():
+                write(relpath, data)
+
+    stamp = page_stamp(config)
+    if index.meta("page_stamp") != stamp:
+        with index.batch():
+            index.reset_pages()
+            index.set_meta("page_stamp", stamp)
+    articles = out / "articles"
+    on_disk = {name for name in os.listdir(articles)} if full and articles.is_dir() else set()
+    pages = index.pages_to_render(now, on_disk if full else None)
+    for doc in pages:
+        write(render.article_path(doc.key), render.render_article(doc, config.site, by_name))
+    with index.batch():
+        index.mark_pages(stamp, pages)
+    gone = set(report.gone_pages) if report else set()
+    if full:
+        live = index.published_keys(now)
+        gone |= {name[:-5] for name in on_disk if name.endswith(".html") and name[:-5] not in live}
+    for key in sorted(gone):
+        if not index.is_published(key, now) and unpublish(out, render.article_path(key), dirty):
+            written.append(render.article_path(key))
+
+    if full or written:
+        latest = index.latest(by_name[ALL_FEED], now, config.feeds.max_items)
+        write("index.html", render.render_index(config.site, all_feeds, latest))
+        write("feeds.opml", render.render_opml(config.site, all_feeds))
+    sync_folders(dirty)
+    return written
+
+
+def analysis_stamp(config: Config) -> str:
+    """What a document's language and topics depend on besides its bytes."""
+    parts = [__version__, repr(config.topics), repr(config.language), repr(config.site.zone)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def page_stamp(config: Config) -> str:
+    """What article pages are made from besides the document: change it, re-render them all."""
+    parts = [__version__, repr(config.site), repr(config.topics), _templates_digest()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _templates_digest() -> str:
+    digest = hashlib.sha256()
+    for item in sorted(resources.files("feedd").joinpath("templates").iterdir(), key=lambda p: p.name):
+        digest.update(item.read_bytes())
+    return digest.hexdigest()

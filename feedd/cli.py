@@ -1,0 +1,169 @@
+"""``feedd`` on the command line: argument parsing and printing, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .build import analyse, build
+from .config import CONFIG_NAME, DEFAULT_TOML, ConfigError, load_config
+from .document import content_hash, document_key
+from .index import Index
+from .model import Rejected, shown_path
+from .render import entry_id
+from .scan import read_seed, relative_seed_path, stat_seed
+
+log = logging.getLogger("feedd")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    setup_logging(args.verbose)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"feedd: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def setup_logging(verbosity: int, default: int = logging.WARNING) -> None:
+    """Once, at the entry point; journald adds its own timestamps."""
+    level = logging.DEBUG if verbosity > 1 else logging.INFO if verbosity == 1 else default
+    fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedd", description="Publish plain-text articles as RSS and Atom feeds.")
+    parser.add_argument("--version", action="version", version=f"feedd {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", type=Path, default=Path("."), help="project folder holding feedd.toml (default: .)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    init = command("init", cmd_init, "write a commented feedd.toml and the seeds/ and feeds/ folders")
+    init.add_argument("dir", nargs="?", type=Path, help="folder to set up (default: --root)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing feedd.toml")
+    command("build", cmd_build, "read seeds/ once, publish every feed into feeds/, and exit")
+    check = command("check", cmd_check, "show how a file would be read (title, date, language, topics, id) as JSON")
+    check.add_argument("file", type=Path, help="the seed file to check")
+    lister = command("list", cmd_list, "show the documents in the index, and the rejected files")
+    lister.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+def cmd_init(args) -> int:
+    root = (args.dir or args.root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / CONFIG_NAME
+    if target.exists() and not args.force:
+        print(f"feedd: error: {target} exists (use --force to overwrite)", file=sys.stderr)
+        return 1
+    title = json.dumps(root.name or "feedd")[1:-1]
+    target.write_text(DEFAULT_TOML.format(title=title), encoding="utf-8")
+    config = load_config(root)
+    for folder in (config.seeds_dir, config.feeds_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    print(f"wrote {target}; drop articles into {config.seeds_dir} and run: feedd build --root {root}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    config = load_config(args.root)
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        def progress(items):
+            return tqdm(items, desc="reading", unit="file", file=sys.stderr, leave=False)
+
+    result = build(config, progress=progress)
+    print(f"{result.sync.summary()}; {len(result.written)} files written in {result.seconds:.2f}s")
+    for rejection in result.sync.rejected:
+        print(f"rejected {rejection}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    config = load_config(args.root)
+    path = args.file
+    relpath = relative_seed_path(config.seeds_dir, path) or path.name
+    seed = stat_seed(path.parent, path.name)
+    try:
+        if seed is None:
+            raise Rejected(relpath, "not a regular file (or a link out of seeds/)")
+        raw = read_seed(path.parent, seed, config.input.max_bytes)
+        analysis = analyse(raw, relpath, config)
+    except FileNotFoundError:
+        print(f"feedd: error: {path}: no such file", file=sys.stderr)
+        return 1
+    except Rejected as rejection:
+        print(f"feedd: rejected: {rejection}", file=sys.stderr)
+        return 1
+    parsed = analysis.parsed
+    key = document_key(relpath, parsed.id)
+    identity = {"key": key, "id": entry_id(config.site, key)}
+    if config.index_path.exists():
+        with Index(config.index_path) as index:
+            state = index.file_state(relpath)
+            if state and state.id:
+                identity = {"key": state.key, "id": state.id}
+    report = {
+        "path": relpath,
+        "hash": content_hash(raw),
+        "title": parsed.title,
+        "date": parsed.date.isoformat() if parsed.date else None,
+        "language": analysis.lang,
+        "topics": [{"slug": t.slug, "title": t.title} for t in analysis.topics],
+        **identity,
+        "author": parsed.author,
+        "link": parsed.link,
+        "summary": parsed.summary,
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_list(args) -> int:
+    config = load_config(args.root)
+    if not config.index_path.exists():
+        print("the index is empty: run feedd build first", file=sys.stderr)
+        return 0
+    now = datetime.now(timezone.utc)
+    with Index(config.index_path) as index:
+        for doc in index.documents():
+            state = "embargoed" if doc.published > now else "published"
+            if args.json:
+                print(json.dumps({"path": doc.path, "id": doc.id, "state": state, "published": doc.published.isoformat(),
+                                  "lang": doc.lang, "topics": [t.slug for t in doc.topics], "title": doc.title},
+                                 ensure_ascii=False))
+            else:
+                topics = ",".join(t.slug for t in doc.topics) or "-"
+                print(f"{doc.published.astimezone(config.site.zone):%Y-%m-%d}  {state:9}  {doc.lang:7}  {topics:24}  {doc.path}  {doc.title}")
+        for path, error in index.rejected():
+            if args.json:
+                print(json.dumps({"path": path, "state": "rejected", "error": error}, ensure_ascii=False))
+            else:
+                print(f"{'':10}  rejected   {shown_path(path)}: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

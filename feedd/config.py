@@ -1,0 +1,311 @@
+"""The one configuration object, loaded and validated once from ``feedd.toml``.
+
+Every stage receives the parts of :class:`Config` it needs; nothing reads
+settings from globals or the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slugify import slugify
+
+CONFIG_NAME = "feedd.toml"
+
+
+class ConfigError(ValueError):
+    """``feedd.toml`` is unreadable or names a bad key or value."""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "feedd"
+    description: str = "Articles published by feedd"
+    base_url: str = "http://127.0.0.1:8080/"
+    author: str = "feedd"
+    # The RFC 4151 tagging entity of every id. Deliberately not derived from
+    # base_url: moving the site must not turn old entries into new ones.
+    tag_authority: str = "feedd.localhost,2026"
+    # Dates without a time or zone get midnight in this zone, on every build.
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    seeds: Path = Path("seeds")
+    feeds: Path = Path("feeds")
+    state: Path = Path(".feedd")
+
+    @property
+    def index(self) -> Path:
+        return self.state / "index.sqlite3"
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    max_bytes: int = 10_000_000
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    max_items: int = 50
+    full_content: bool = True
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    # Below this many letters a detector guesses; feedd says "und" instead.
+    min_chars: int = 20
+    # Below this probability the answer is "und", never a confident mistake.
+    threshold: float = 0.80
+    # Restrict answers to the languages a site publishes in (empty: any).
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    settle_seconds: float = 0.2
+    rescan_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    slug: str
+    title: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    site: SiteConfig = field(default_factory=SiteConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    topics: tuple[TopicRule, ...] = ()
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.root / self.paths.seeds
+
+    @property
+    def feeds_dir(self) -> Path:
+        return self.root / self.paths.feeds
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / self.paths.state
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / self.paths.index
+
+    def topic_titles(self) -> dict[str, str]:
+        return {rule.slug: rule.title for rule in self.topics}
+
+
+_SECTIONS = {
+    "site": SiteConfig,
+    "paths": PathsConfig,
+    "input": InputConfig,
+    "feeds": FeedsConfig,
+    "server": ServerConfig,
+    "language": LanguageConfig,
+    "daemon": DaemonConfig,
+}
+
+
+def load_config(root: Path, path: Path | None = None) -> Config:
+    """Read ``root/feedd.toml`` (or ``path``); a missing file means defaults."""
+    root = Path(root).resolve()
+    path = path or root / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if path != root / CONFIG_NAME:
+            raise ConfigError(f"{path}: no such file") from None
+        data = {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return config_from_dict(root, data, source=path.name)
+
+
+def config_from_dict(root: Path, data: dict[str, Any], source: str = CONFIG_NAME) -> Config:
+    unknown = set(data) - set(_SECTIONS) - {"topics"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown section [{sorted(unknown)[0]}]")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        sections[name] = _build_section(cls, name, table, source)
+    config = Config(root=Path(root).resolve(), topics=_topic_rules(data.get("topics", {}), source), **sections)
+    _validate(config, source)
+    return config
+
+
+def _build_section(cls: type, name: str, table: dict[str, Any], source: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown key {name}.{key}")
+        default = fields[key].default
+        values[key] = _coerce(value, default, f"{name}.{key}", source)
+    return cls(**values)
+
+
+def _coerce(value: Any, default: Any, key: str, source: str) -> Any:
+    """Check ``value`` against the type of the field's default."""
+    expected = type(default)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, Path):
+        ok = isinstance(value, str) and value != ""
+        value = Path(value) if ok else value
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+        expected = list
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        raise ConfigError(f"{source}: {key} must be {_type_name(expected)}, not {value!r}")
+    return value
+
+
+def _type_name(t: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list of strings", Path: "a path"}.get(t, t.__name__)
+
+
+def topic_slug(name: str) -> str:
+    """ASCII slug of a topic or tag name (``Défense`` → ``defense``)."""
+    return slugify(unicodedata.normalize("NFC", name), max_length=80, word_boundary=True)
+
+
+def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [topics] must be a table of [topics.<name>] tables")
+    rules = {}
+    for name, body in table.items():
+        key = f"topics.{name}"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: [{key}] must be a table")
+        slug = topic_slug(name)
+        if not slug:
+            raise ConfigError(f"{source}: [{key}] has no usable ASCII slug")
+        if slug in rules:
+            raise ConfigError(f"{source}: [{key}] has the same slug {slug!r} as another topic")
+        unknown = set(body) - {"title", "keywords"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {key}.{sorted(unknown)[0]}")
+        title = _coerce(body.get("title", name), "", f"{key}.title", source)
+        keywords = _coerce(body.get("keywords", []), (), f"{key}.keywords", source)
+        if any(not k.strip() for k in keywords):
+            raise ConfigError(f"{source}: {key}.keywords has an empty keyword")
+        rules[slug] = TopicRule(slug=slug, title=title, keywords=keywords)
+    return tuple(rules[s] for s in sorted(rules))
+
+
+def _validate(config: Config, source: str) -> None:
+    site = config.site
+    url = urlsplit(site.base_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ConfigError(f"{source}: site.base_url must be an absolute http(s) URL, not {site.base_url!r}")
+    if not site.base_url.endswith("/"):
+        raise ConfigError(f"{source}: site.base_url must end with '/', not {site.base_url!r}")
+    authority, _, date = site.tag_authority.partition(",")
+    if not authority or not date or not date.replace("-", "").isdigit():
+        raise ConfigError(f"{source}: site.tag_authority must look like 'example.org,2026', not {site.tag_authority!r}")
+    try:
+        site.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{source}: site.timezone {site.timezone!r} is not a known time zone") from None
+    if not 1 <= config.feeds.max_items <= 1000:
+        raise ConfigError(f"{source}: feeds.max_items must be between 1 and 1000")
+    if not 0 < config.server.port < 65536 and config.server.port != 0:
+        raise ConfigError(f"{source}: server.port must be between 0 and 65535")
+    if config.input.max_bytes < 1:
+        raise ConfigError(f"{source}: input.max_bytes must be positive")
+    if not 0.0 <= config.language.threshold <= 1.0:
+        raise ConfigError(f"{source}: language.threshold must be between 0 and 1")
+    if config.daemon.settle_seconds < 0 or config.daemon.rescan_seconds <= 0:
+        raise ConfigError(f"{source}: daemon.settle_seconds must be >= 0 and daemon.rescan_seconds > 0")
+
+
+DEFAULT_TOML = '''\
+# feedd configuration. Paths are relative to the folder holding this file.
+
+[site]
+title = "{title}"
+description = "Articles published by feedd"
+# Where feeds/ is served; self links and article links are built from it.
+base_url = "http://127.0.0.1:8080/"
+author = "feedd"
+# The fixed part of every entry id (RFC 4151 tag URI: a domain you own and a
+# year). Set it once and never change it: readers de-duplicate by id.
+tag_authority = "feedd.localhost,2026"
+# Dates without a time get midnight in this zone.
+timezone = "UTC"
+
+[paths]
+seeds = "seeds"   # input: drop .txt or .md articles here
+feeds = "feeds"   # output: static files, serve with feedd or any web server
+state = ".feedd"  # the index (SQLite)
+
+[input]
+max_bytes = 10_000_000   # larger files are rejected
+
+[feeds]
+max_items = 50        # entries per feed, newest first
+full_content = true   # full text in every entry, not just the summary
+
+[server]
+host = "127.0.0.1"
+port = 8080
+
+[language]
+min_chars = 20     # shorter text is "und" (undetermined), never a guess
+threshold = 0.80   # lower detector confidence is "und"
+candidates = []    # e.g. ["fr", "en"] to restrict answers to these
+
+[daemon]
+settle_seconds = 0.2    # wait for a file to stop changing before reading it
+rescan_seconds = 300    # full rescan of seeds/, in case the watcher missed anything
+
+# Topic rules: a document is tagged with a topic when a keyword occurs as a
+# whole word (case and accents ignored) in its title or body. Documents are
+# also tagged by their "tags:" header and by their first folder under seeds/.
+[topics.example]
+title = "Example"
+keywords = ["example"]
+'''

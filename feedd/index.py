@@ -1,0 +1,340 @@
+"""The index: every seed file feedd has seen, in SQLite, the only state it keeps.
+
+One connection, owned by one thread; WAL so readers never wait; one
+transaction per batch so a crash loses at most the batch in flight, which the
+next reconciliation reads again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .model import Document, Feed, Topic
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    error TEXT,                 -- the rejection reason; NULL when published
+    title TEXT,
+    published INTEGER,          -- UTC seconds
+    updated INTEGER,
+    lang TEXT,
+    author TEXT,
+    link TEXT,
+    summary TEXT,
+    content_html TEXT,
+    topics TEXT NOT NULL DEFAULT '[]',
+    first_seen INTEGER NOT NULL,
+    page_stamp TEXT             -- NULL until the article page is rendered
+);
+CREATE INDEX IF NOT EXISTS documents_by_date ON documents(published, key) WHERE error IS NULL;
+CREATE INDEX IF NOT EXISTS documents_by_lang ON documents(lang, published, key) WHERE error IS NULL;
+CREATE INDEX IF NOT EXISTS documents_by_hash ON documents(hash);
+CREATE INDEX IF NOT EXISTS documents_unrendered ON documents(published) WHERE page_stamp IS NULL AND error IS NULL;
+CREATE TABLE IF NOT EXISTS document_topics (
+    slug TEXT NOT NULL,
+    published INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (slug, published, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS document_topics_by_key ON document_topics(key);
+CREATE TABLE IF NOT EXISTS feeds (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    lang TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_DOCUMENT_COLUMNS = "path, key, id, hash, title, published, updated, lang, topics, author, link, summary, content_html"
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the index knows of a path, enough to decide whether to read it again."""
+
+    path: str
+    key: str
+    id: str
+    hash: str
+    size: int
+    mtime_ns: int
+    published: datetime | None
+    updated: datetime | None
+    error: str | None
+
+
+class Index:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(f"{path}: index schema {version} is newer than this feedd ({SCHEMA_VERSION})")
+        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction: all of it lands, or none of it."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- what is there -----------------------------------------------------
+
+    def file_states(self) -> dict[str, FileState]:
+        rows = self._db.execute("SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents")
+        return {row[0]: _file_state(row) for row in rows}
+
+    def file_state(self, path: str) -> FileState | None:
+        row = self._db.execute(
+            "SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents WHERE path = ?", (path,)
+        ).fetchone()
+        return _file_state(row) if row else None
+
+    def paths_with_hash(self, hash_: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT path FROM documents WHERE hash = ?", (hash_,))]
+
+    def key_owner(self, key: str) -> str | None:
+        """The path holding ``key``, if any."""
+        row = self._db.execute("SELECT path FROM documents WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def file_states_under(self, path: str) -> list[FileState]:
+        """The state of ``path`` and of every path below it as a folder."""
+        rows = self._db.execute(
+            "SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents"
+            " WHERE path = ? OR substr(path, 1, ?) = ?",
+            (path, len(path) + 1, path + "/"),
+        )
+        return [_file_state(row) for row in rows]
+
+    def get(self, path: str) -> Document | None:
+        row = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE path = ? AND error IS NULL", (path,)
+        ).fetchone()
+        return _document(row) if row else None
+
+    def documents(self) -> Iterator[Document]:
+        rows = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL ORDER BY published DESC, key"
+        )
+        return map(_document, rows)
+
+    def rejected(self) -> list[tuple[str, str]]:
+        return list(self._db.execute("SELECT path, error FROM documents WHERE error IS NOT NULL ORDER BY path"))
+
+    def counts(self, now: datetime) -> dict[str, int]:
+        published, embargoed, rejected = self._db.execute(
+            "SELECT COALESCE(SUM(error IS NULL AND published <= :now), 0),"
+            " COALESCE(SUM(error IS NULL AND published > :now), 0),"
+            " COALESCE(SUM(error IS NOT NULL), 0) FROM documents",
+            {"now": _seconds(now)},
+        ).fetchone()
+        return {"published": published, "embargoed": embargoed, "rejected": rejected}
+
+    # -- changes ------------------------------------------------------------
+
+    def put(self, doc: Document, size: int, mtime_ns: int, first_seen: datetime) -> None:
+        """Store ``doc`` at its path, replacing whatever was there."""
+        with self.batch():
+            self._drop(doc.path)
+            self._db.execute(
+                "INSERT INTO documents (path, key, id, hash, size, mtime_ns, title, published, updated, lang,"
+                " author, link, summary, content_html, topics, first_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.path, doc.key, doc.id, doc.hash, size, mtime_ns, doc.title,
+                    _seconds(doc.published), _seconds(doc.updated), doc.lang, doc.author, doc.link,
+                    doc.summary, doc.content_html,
+                    json.dumps([[t.slug, t.title] for t in doc.topics], ensure_ascii=False),
+                    _seconds(first_seen),
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO document_topics (slug, published, key) VALUES (?, ?, ?)",
+                [(t.slug, _seconds(doc.published), doc.key) for t in doc.topics],
+            )
+
+    def put_rejected(self, path: str, key: str, id_: str, hash_: str, size: int, mtime_ns: int,
+                     error: str, first_seen: datetime) -> None:
+        with self.batch():
+            self._drop(path)
+            self._db.execute(
+                "INSERT INTO documents (path, key, id, hash, size, mtime_ns, error, first_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, key, id_, hash_, size, mtime_ns, error, _seconds(first_seen)),
+            )
+
+    def touch(self, path: str, size: int, mtime_ns: int) -> None:
+        """Same bytes, new stat: remember it so the next scan need not read it."""
+        self._db.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+
+    def remove(self, path: str) -> Document | None:
+        doc = self.get(path)
+        with self.batch():
+            self._drop(path)
+        return doc
+
+    def _drop(self, path: str) -> None:
+        row = self._db.execute("SELECT key FROM documents WHERE path = ?", (path,)).fetchone()
+        if row:
+            self._db.execute("DELETE FROM document_topics WHERE key = ?", (row[0],))
+            self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
+
+    # -- feeds --------------------------------------------------------------
+
+    def register_feeds(self, feeds: list[Feed]) -> None:
+        """Remember every feed ever published, so that none turns into a 404."""
+        self._db.executemany(
+            "INSERT INTO feeds (name, kind, title, lang) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET title = excluded.title",
+            [(f.name, f.kind, f.title, f.lang) for f in feeds],
+        )
+
+    def feeds(self) -> list[Feed]:
+        rows = self._db.execute("SELECT name, kind, title, lang FROM feeds "
+            " ORDER BY CASE kind WHEN 'all' THEN 0 WHEN 'topic' THEN 1 ELSE 2 END, name")
+        return [Feed(*row) for row in rows]
+
+    def latest(self, feed: Feed, now: datetime, limit: int) -> list[Document]:
+        """The newest ``limit`` documents of ``feed`` published by ``now``."""
+        params = {"now": _seconds(now), "limit": limit, "slug": feed.slug}
+        if feed.kind == "topic":
+            sql = (
+                f"SELECT {', '.join('d.' + c.strip() for c in _DOCUMENT_COLUMNS.split(','))}"
+                " FROM document_topics t JOIN documents d ON d.key = t.key"
+                " WHERE t.slug = :slug AND t.published <= :now ORDER BY t.published DESC, t.key LIMIT :limit"
+            )
+        else:
+            where = "AND lang = :slug" if feed.kind == "language" else ""
+            sql = (
+                f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL AND published <= :now {where}"
+                " ORDER BY published DESC, key LIMIT :limit"
+            )
+        return [_document(row) for row in self._db.execute(sql, params)]
+
+    def published_between(self, after: datetime, until: datetime) -> list[Document]:
+        """Documents whose embargo ended in (after, until]."""
+        rows = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL"
+            " AND published > ? AND published <= ? ORDER BY published, key",
+            (_seconds(after), _seconds(until)),
+        )
+        return [_document(row) for row in rows]
+
+    def next_embargo(self, now: datetime) -> datetime | None:
+        row = self._db.execute(
+            "SELECT MIN(published) FROM documents WHERE error IS NULL AND published > ?", (_seconds(now),)
+        ).fetchone()
+        return _datetime(row[0]) if row and row[0] is not None else None
+
+    # -- article pages --------------------------------------------------------
+
+    def pages_to_render(self, now: datetime, on_disk: set[str] | None = None) -> list[Document]:
+        """Published documents whose page was never rendered (or is missing on disk)."""
+        rows = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents"
+            " WHERE error IS NULL AND page_stamp IS NULL AND published <= ?",
+            (_seconds(now),),
+        )
+        docs = {row[1]: _document(row) for row in rows}
+        if on_disk is not None:
+            missing = [k for k in self.published_keys(now) if f"{k}.html" not in on_disk and k not in docs]
+            for key in missing:
+                row = self._db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE key = ?", (key,)).fetchone()
+                docs[key] = _document(row)
+        return [docs[key] for key in sorted(docs)]
+
+    def mark_pages(self, stamp: str, docs: list[Document]) -> None:
+        self._db.executemany("UPDATE documents SET page_stamp = ? WHERE key = ?", [(stamp, d.key) for d in docs])
+
+    def reset_pages(self) -> None:
+        self._db.execute("UPDATE documents SET page_stamp = NULL WHERE page_stamp IS NOT NULL")
+
+    def published_keys(self, now: datetime) -> set[str]:
+        rows = self._db.execute("SELECT key FROM documents WHERE error IS NULL AND published <= ?", (_seconds(now),))
+        return {row[0] for row in rows}
+
+    def is_published(self, key: str, now: datetime) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM documents WHERE key = ? AND error IS NULL AND published <= ?", (key, _seconds(now))
+        ).fetchone()
+        return row is not None
+
+    # -- meta ------------------------------------------------------------------
+
+    def meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def integrity_check(self) -> str:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _datetime(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _file_state(row) -> FileState:
+    path, key, id_, hash_, size, mtime_ns, published, updated, error = row
+    return FileState(path, key, id_, hash_, size, mtime_ns, _optional_datetime(published),
+                     _optional_datetime(updated), error)
+
+
+def _optional_datetime(seconds: int | None) -> datetime | None:
+    return None if seconds is None else _datetime(seconds)
+
+
+def _document(row) -> Document:
+    path, key, id_, hash_, title, published, updated, lang, topics, author, link, summary, content_html = row
+    return Document(
+        path=path, key=key, id=id_, hash=hash_, title=title,
+        published=_datetime(published), updated=_datetime(updated), lang=lang,
+        topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
+        author=author, link=link, summary=summary, content_html=content_html,
+    )

@@ -1,0 +1,96 @@
+"""The values that flow through the pipeline: small, frozen, and free of I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class Rejected(Exception):
+    """A seed file that cannot be published, with the one-line reason why.
+
+    The only error the pure stages raise for bad input; the edges catch it,
+    record it in the index and log it, and carry on with the other files.
+    """
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{shown_path(self.path)}: {self.reason}"
+
+
+def shown_path(path: str) -> str:
+    """A path fit for a one-line message: control characters escaped."""
+    return path if path.isprintable() else repr(path)[1:-1]
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a seed file says about itself, before any decision is made."""
+
+    path: str
+    title: str
+    date: datetime | None  # from the header; None means "use the file's time"
+    lang: str | None  # from the header; None means "detect it"
+    author: str | None
+    link: str | None
+    id: str | None
+    tags: tuple[str, ...]
+    text: str  # plain text of the body, for detection and matching
+    summary: str
+    content_html: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document as the index stores it and the renderers show it."""
+
+    path: str
+    key: str  # stable and URL-safe: names the article page, ends the entry id
+    id: str  # the entry id (a tag: URI); never changes once given
+    hash: str
+    title: str
+    published: datetime
+    updated: datetime
+    lang: str  # BCP 47, or "und"
+    topics: tuple[Topic, ...]
+    author: str | None
+    link: str | None
+    summary: str
+    content_html: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One published feed: ``all``, ``topics/<slug>`` or ``languages/<code>``."""
+
+    name: str
+    kind: str  # "all", "topic" or "language"
+    title: str
+    lang: str | None = None  # the single language of its entries, if there is one
+
+    @property
+    def slug(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+ALL_FEED = "all"
+
+
+def topic_feed_name(slug: str) -> str:
+    return f"topics/{slug}"
+
+
+def language_feed_name(code: str) -> str:
+    return f"languages/{code}"

@@ -1,0 +1,238 @@
+"""Turn documents into bytes (pure): RSS and Atom with feedgen, pages with Jinja2.
+
+Nothing here reads a clock or touches the disk: the same documents give the
+same bytes, so an unchanged feed is never rewritten and ETags stay valid.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from . import __version__
+from .config import SiteConfig
+from .model import EPOCH, Document, Feed
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"})
+FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+
+
+# -- URLs and ids: one place decides them -------------------------------------
+
+def feed_path(feed: Feed, fmt: str) -> str:
+    return f"{feed.name}.{fmt}"
+
+
+def feed_url(site: SiteConfig, feed: Feed, fmt: str) -> str:
+    return site.base_url + feed_path(feed, fmt)
+
+
+def article_path(key: str) -> str:
+    return f"articles/{key}.html"
+
+
+def article_url(site: SiteConfig, doc: Document) -> str:
+    return site.base_url + article_path(doc.key)
+
+
+def feed_id(site: SiteConfig, feed: Feed) -> str:
+    return f"tag:{site.tag_authority}:feed/{feed.name}"
+
+
+def entry_id(site: SiteConfig, key: str) -> str:
+    return f"tag:{site.tag_authority}:{key}"
+
+
+def feed_title(site: SiteConfig, feed: Feed) -> str:
+    return site.title if feed.kind == "all" else f"{site.title}: {feed.title}"
+
+
+def language_name(code: str) -> str:
+    """``fr`` → ``French (français)``: for people, never for ids or URLs."""
+    import langcodes
+
+    try:
+        language = langcodes.Language.get(code)
+        name, autonym = language.display_name(), language.autonym()
+    except (ValueError, LookupError):
+        return code
+    return name if autonym in (name, "") or autonym.startswith("Unknown") else f"{name} ({autonym})"
+
+
+def text_direction(lang: str) -> str:
+    return "rtl" if lang.split("-", 1)[0] in RTL_LANGUAGES else "ltr"
+
+
+def feed_language(feed: Feed, docs: Sequence[Document]) -> str | None:
+    """A feed's one language: a language feed's, or its entries' if they agree."""
+    if feed.lang:
+        return feed.lang
+    langs = {doc.lang for doc in docs}
+    if len(langs) == 1 and "und" not in langs:
+        return langs.pop()
+    return None
+
+
+def feed_updated(docs: Sequence[Document]) -> datetime:
+    """The newest entry's time, never the build's: rebuilding changes no byte."""
+    return max((doc.updated for doc in docs), default=EPOCH)
+
+
+# -- feeds ----------------------------------------------------------------------
+
+class _AtomEntryFixes(BaseEntryExtension):
+    """What feedgen 1.0 cannot say in an Atom entry: ``xml:lang`` and link attributes."""
+
+    def __init__(self):
+        self.lang: str | None = None
+        self.links: list[dict[str, str]] = []
+
+    def extend_atom(self, entry):
+        if self.lang and self.lang != "und":
+            entry.set(XML_LANG, self.lang)
+        # feedgen drops rel/type of entry links (a shadowed variable); write them here.
+        # feedgen builds its Atom elements without a namespace (the root's
+        # default one applies), so these are plain "link" too.
+        for old in entry.findall("link"):
+            entry.remove(old)
+        for attributes in self.links:
+            etree.SubElement(entry, "link", attributes)
+        return entry
+
+
+def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    if fmt == "atom":
+        fg.register_extension("feedd", BaseExtension, _AtomEntryFixes, atom=True, rss=False)
+    else:
+        fg.load_extension("dc", atom=False, rss=True)
+    title = feed_title(site, feed)
+    fg.id(feed_id(site, feed))
+    fg.title(title)
+    fg.description(site.description if feed.kind == "all" else f"{site.description}: {feed.title}")
+    fg.author({"name": site.author})
+    fg.generator("feedd", __version__)
+    # RSS takes the channel <link> from the last link() call: self first.
+    fg.link(href=feed_url(site, feed, fmt), rel="self", type=FORMATS[fmt])
+    fg.link(href=site.base_url, rel="alternate", type="text/html")
+    lang = feed_language(feed, docs)
+    if lang:
+        fg.language(lang)
+    fg.updated(feed_updated(docs).astimezone(site.zone))
+    return fg
+
+
+def _add_entries(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> None:
+    for doc in docs:  # newest first, as given; appended so the order is ours
+        fe = fg.add_entry(order="append")
+        url = article_url(site, doc)
+        fe.id(doc.id)
+        fe.guid(doc.id, permalink=False)
+        fe.title(doc.title)
+        fe.published(doc.published.astimezone(site.zone))
+        fe.updated(doc.updated.astimezone(site.zone))
+        if doc.author:
+            fe.author({"name": doc.author})
+        for topic in doc.topics:
+            fe.category(term=topic.slug, label=topic.title)
+        # The summary is text; as escaped HTML it stays text in every reader.
+        fe.summary(html.escape(doc.summary, quote=False), type="html")
+        if full:
+            fe.content(doc.content_html, type="html")
+        if fmt == "atom":
+            fe.link(href=url, rel="alternate")
+            fe.feedd.lang = doc.lang
+            fe.feedd.links = [{"rel": "alternate", "type": "text/html", "href": url}]
+            if doc.link:
+                fe.feedd.links.append({"rel": "related", "href": doc.link})
+        else:
+            fe.link(href=url)
+            if doc.lang != "und":
+                fe.dc.dc_language(doc.lang)
+            if doc.author:
+                fe.dc.dc_creator(doc.author)
+
+
+def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> bytes:
+    fg = _generator(feed, docs, site, "atom")
+    _add_entries(fg, docs, site, "atom", full_content)
+    return fg.atom_str(pretty=True)
+
+
+def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> bytes:
+    fg = _generator(feed, docs, site, "rss")
+    _add_entries(fg, docs, site, "rss", full_content)
+    return fg.rss_str(pretty=True)
+
+
+def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> dict[str, bytes]:
+    """Every format of one feed, by the path it is published at."""
+    return {
+        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content),
+        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content),
+    }
+
+
+# -- pages ----------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _templates():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("feedd", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["language_name"] = language_name
+    env.filters["direction"] = text_direction
+    env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
+    env.filters["rfc3339"] = lambda moment, zone: moment.astimezone(zone).isoformat()
+    env.globals.update(feed_path=feed_path, feed_title=feed_title, article_path=article_path, version=__version__)
+    return env
+
+
+def render_article(doc: Document, site: SiteConfig, feeds: dict[str, Feed]) -> bytes:
+    """The article page each entry links to; its HTML body is already escaped."""
+    from markupsafe import Markup
+
+    topic_feeds = [feeds[f"topics/{t.slug}"] for t in doc.topics if f"topics/{t.slug}" in feeds]
+    page = _templates().get_template("article.html").render(
+        site=site, doc=doc, content=Markup(doc.content_html), topic_feeds=topic_feeds, root="../",
+        feeds=[feeds[name] for name in ("all", f"languages/{doc.lang}") if name in feeds] + topic_feeds,
+    )
+    return page.encode("utf-8")
+
+
+def render_index(site: SiteConfig, feeds: Sequence[Feed], latest: Sequence[Document]) -> bytes:
+    page = _templates().get_template("index.html").render(site=site, feeds=feeds, latest=latest, root="")
+    return page.encode("utf-8")
+
+
+def render_opml(site: SiteConfig, feeds: Sequence[Feed]) -> bytes:
+    """OPML 2.0: every feed (its Atom form), grouped, for one-click subscription."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = site.title
+    body = etree.SubElement(root, "body")
+    groups = {"all": body}
+    labels = {"topic": "Topics", "language": "Languages"}
+    for feed in feeds:
+        if feed.kind not in groups:
+            label = labels[feed.kind]
+            groups[feed.kind] = etree.SubElement(body, "outline", text=label, title=label)
+        title = feed_title(site, feed)
+        etree.SubElement(
+            groups[feed.kind], "outline", type="rss", text=title, title=title,
+            xmlUrl=feed_url(site, feed, "atom"), htmlUrl=site.base_url,
+        )
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -1,0 +1,118 @@
+"""Find and read seed files: the input edge of the pipeline.
+
+Which names count, how symlinks and odd file types are treated, and how a
+file is read without ever blocking (a FIFO) or reading past the size limit.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Rejected, shown_path
+
+log = logging.getLogger(__name__)
+
+SEED_SUFFIXES = (".txt", ".md")
+_IGNORED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".part", ".crdownload", ".bak")
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    path: str  # relative to seeds/, with "/" separators
+    size: int
+    mtime_ns: int
+
+
+def is_seed_name(name: str) -> bool:
+    """Articles end in .txt or .md; hidden files and editor leftovers do not count."""
+    lowered = name.lower()
+    if name.startswith((".", "#", "~$")) or lowered.endswith(_IGNORED_SUFFIXES):
+        return False
+    return lowered.endswith(SEED_SUFFIXES)
+
+
+def relative_seed_path(seeds: Path, path: Path) -> str | None:
+    """The seed path of ``path`` if it names a seed file under ``seeds``."""
+    try:
+        parts = Path(os.path.abspath(path)).relative_to(os.path.abspath(seeds)).parts
+    except ValueError:
+        return None
+    if not parts or any(p.startswith(".") for p in parts[:-1]) or not is_seed_name(parts[-1]):
+        return None
+    relpath = "/".join(parts)
+    try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("%s: skipped: file name is not valid UTF-8", shown_path(relpath))
+        return None
+    return relpath
+
+
+def scan(seeds: Path) -> Iterator[SeedFile]:
+    """Every seed file under ``seeds``; never follows a link out of it."""
+    seeds = Path(seeds)
+    if not seeds.is_dir():
+        return
+    real_root = os.path.realpath(seeds)
+    for folder, dirs, files in os.walk(seeds, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not is_seed_name(name):
+                continue
+            relpath = relative_seed_path(seeds, Path(folder, name))
+            if relpath is None:
+                continue
+            seed = stat_seed(seeds, relpath, real_root)
+            if seed is not None:
+                yield seed
+
+
+def stat_seed(seeds: Path, relpath: str, real_root: str | None = None) -> SeedFile | None:
+    """The seed at ``relpath`` if it is (or links, inside seeds/, to) a regular file."""
+    real_root = real_root or os.path.realpath(seeds)
+    full = Path(seeds, relpath)
+    try:
+        st = full.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.realpath(full)
+            if os.path.commonpath([real_root, target]) != real_root:
+                return None  # a link out of seeds/: not ours to publish
+            st = os.stat(target)
+    except (OSError, ValueError, RuntimeError):
+        return None  # gone, a dangling link, or a loop
+    if not stat.S_ISREG(st.st_mode):
+        return None  # FIFOs, sockets, devices
+    return SeedFile(relpath, st.st_size, st.st_mtime_ns)
+
+
+def read_seed(seeds: Path, seed: SeedFile, max_bytes: int) -> bytes:
+    """The file's bytes; :class:`Rejected` when too large or unreadable.
+
+    Opened non-blocking, so a FIFO swapped in after the stat cannot hang us,
+    and checked again with fstat on the open descriptor.
+    """
+    full = Path(seeds, seed.path)
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise Rejected(seed.path, f"cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Rejected(seed.path, "not a regular file")
+        if st.st_size > max_bytes:
+            raise Rejected(seed.path, f"file too large ({st.st_size} bytes; the limit is {max_bytes})")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise Rejected(seed.path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise Rejected(seed.path, f"file too large (over {max_bytes} bytes)")
+    return data

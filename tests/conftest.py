@@ -1,0 +1,112 @@
+"""Shared fixtures: a real project folder in tmp_path, real files, real feeds."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedd.config import Config, load_config
+
+TOML = """\
+[site]
+title = "Test site"
+base_url = "http://example.test/news/"
+author = "Desk"
+tag_authority = "example.test,2026"
+timezone = "UTC"
+
+[topics.ukraine]
+title = "Ukraine"
+keywords = ["Ukraine", "ukrainien", "Kyiv", "Kiev", "Zelensky"]
+
+[topics.defense]
+title = "Défense"
+keywords = ["drone", "drones", "armements"]
+"""
+
+
+class Project:
+    """A feedd project folder: feedd.toml, seeds/, feeds/, in tmp_path."""
+
+    def __init__(self, root: Path, toml: str = TOML):
+        self.root = root
+        self.seeds = root / "seeds"
+        self.feeds = root / "feeds"
+        self.seeds.mkdir(parents=True, exist_ok=True)
+        self.write_config(toml)
+
+    def write_config(self, toml: str) -> None:
+        (self.root / "feedd.toml").write_text(toml, encoding="utf-8")
+
+    @property
+    def config(self) -> Config:
+        return load_config(self.root)
+
+    def seed(self, relpath: str, text: str | bytes, mtime: float | None = None) -> Path:
+        path = self.seeds / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        return path
+
+    def feed(self, relpath: str) -> feedparser.FeedParserDict:
+        return parse_feed((self.feeds / relpath).read_bytes())
+
+    def outputs(self) -> dict[str, bytes]:
+        return {str(p.relative_to(self.feeds)): p.read_bytes() for p in sorted(self.feeds.rglob("*")) if p.is_file()}
+
+
+def parse_feed(data: bytes) -> feedparser.FeedParserDict:
+    """Parse with feedparser and insist on no bozo flag: what real readers need."""
+    parsed = feedparser.parse(data)
+    assert not parsed.bozo, f"feed is not well-formed: {parsed.get('bozo_exception')!r}"
+    return parsed
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path / "site")
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """A test that starts a thread must stop it (watchdog's tests do the same)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+        if not leaked:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"threads leaked: {leaked}")
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture
+def shared_sample() -> Path:
+    """The real article in ../shared/samples (bundled in seeds/ as well)."""
+    samples = sorted((SHARED / "samples").glob("*.txt"))
+    if samples:
+        return samples[0]
+    return Path(__file__).resolve().parents[1] / "seeds" / "000_3694e6face1e9005.txt"

@@ -1,0 +1,211 @@
+import os
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import Project, parse_feed
+from feedd.build import build
+from feedd.index import Index
+
+REPO = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()
+
+FR = " date 2026-03-08 Le président ukrainien Zelensky a parlé dimanche à Kiev. Il a évoqué la production d’armements.\n"
+EN = "title: Drones over the sea\ndate: 2026-03-09T10:00:00Z\ntags: Maritime, Défense\n\nNaval drones patrolled the coast again on Monday, the navy said.\n"
+
+
+def ids(project: Project, feed: str) -> list[str]:
+    return [entry.id for entry in project.feed(feed).entries]
+
+
+def all_feeds_are_valid(project: Project) -> int:
+    count = 0
+    for path in sorted(project.feeds.rglob("*")):
+        if path.suffix in (".rss", ".atom"):
+            parse_feed(path.read_bytes())
+            count += 1
+    return count
+
+
+def test_bundled_seeds_publish_french_and_topic_feeds(tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "seeds", root / "seeds")
+    shutil.copy(REPO / "feedd.toml", root / "feedd.toml")
+    project = Project.__new__(Project)
+    project.root, project.seeds, project.feeds = root, root / "seeds", root / "feeds"
+    result = build(project.config, now=NOW)
+    assert not result.sync.rejected
+    fr = project.feed("languages/fr.atom")
+    assert [e.title[:30] for e in fr.entries] == ["Le président ukrainien Volodym"]
+    assert project.feed("languages/fr.rss").feed.language == "fr"
+    sample_id = fr.entries[0].id
+    assert sample_id in ids(project, "topics/ukraine.atom")
+    assert all_feeds_are_valid(project) >= 10
+    for name in ("index.html", "feeds.opml"):
+        assert (project.feeds / name).is_file()
+
+
+def test_every_topic_source_reaches_its_feed(project):
+    project.seed("fr.txt", FR)
+    project.seed("en.txt", EN)
+    project.seed("Local News/a.txt", " date 2026-03-10 Le conseil municipal a voté le budget de la ville pour l'année prochaine.")
+    build(project.config, now=NOW)
+    assert len(ids(project, "topics/ukraine.atom")) == 1  # keyword rule
+    assert len(ids(project, "topics/defense.atom")) == 2  # rule (armements) and tag (Défense)
+    assert project.feed("topics/defense.atom").feed.title == "Test site: Défense"
+    assert len(ids(project, "topics/maritime.rss")) == 1  # tag
+    assert len(ids(project, "topics/local-news.atom")) == 1  # folder
+    assert len(ids(project, "all.atom")) == 3
+    assert len(ids(project, "languages/en.atom")) == 1 and len(ids(project, "languages/fr.atom")) == 2
+
+
+def test_a_second_build_changes_no_byte(project):
+    project.seed("fr.txt", FR, mtime=T0)
+    project.seed("en.txt", EN, mtime=T0)
+    build(project.config, now=NOW)
+    before = project.outputs()
+    stats = {p: os.stat(project.feeds / p).st_mtime_ns for p in before}
+    result = build(project.config, now=NOW + timedelta(hours=1))
+    assert result.written == [] and result.sync.unchanged == 2
+    assert project.outputs() == before
+    assert {p: os.stat(project.feeds / p).st_mtime_ns for p in before} == stats
+
+
+def test_a_lost_index_and_lost_feeds_come_back_identical(project):
+    project.seed("fr.txt", FR, mtime=T0)
+    project.seed("sub/en.txt", EN, mtime=T0)
+    build(project.config, now=NOW)
+    before = project.outputs()
+    shutil.rmtree(project.root / ".feedd")
+    shutil.rmtree(project.feeds)
+    build(project.config, now=NOW)
+    assert project.outputs() == before
+
+
+def test_an_edit_keeps_the_id_and_moves_updated(project):
+    path = project.seed("fr.txt", FR, mtime=T0)
+    build(project.config, now=NOW)
+    first = project.feed("all.atom").entries[0]
+    path.write_text(FR.replace("dimanche", "lundi"), encoding="utf-8")
+    os.utime(path, (T0 + 3600, T0 + 3600))
+    result = build(project.config, now=NOW)
+    assert result.sync.updated == ["fr.txt"]
+    second = project.feed("all.atom").entries[0]
+    assert second.id == first.id and second.link == first.link
+    assert second.updated_parsed > first.updated_parsed
+    assert second.published == first.published
+    assert "lundi" in second.content[0].value
+
+
+def test_a_rename_while_stopped_keeps_the_id(project):
+    project.seed("fr.txt", FR, mtime=T0)
+    build(project.config, now=NOW)
+    first = ids(project, "all.atom")
+    (project.seeds / "ukraine").mkdir()
+    os.rename(project.seeds / "fr.txt", project.seeds / "ukraine" / "renamed.txt")
+    result = build(project.config, now=NOW)
+    assert result.sync.moved == [("fr.txt", "ukraine/renamed.txt")] and not result.sync.removed
+    assert ids(project, "all.atom") == first
+    assert ids(project, "topics/ukraine.atom") == first
+
+
+def test_a_header_less_file_keeps_its_first_date_across_edits(project):
+    path = project.seed("note.txt", "Kiev a accueilli dimanche une réunion des ministres européens.", mtime=T0)
+    build(project.config, now=NOW)
+    published = project.feed("all.atom").entries[0].published
+    path.write_text("Kiev a accueilli lundi une réunion des ministres européens.", encoding="utf-8")
+    os.utime(path, (T0 + 86400, T0 + 86400))
+    build(project.config, now=NOW)
+    assert project.feed("all.atom").entries[0].published == published == "2026-03-01T00:00:00+00:00"
+
+
+def test_a_deleted_file_leaves_its_feeds_which_stay_valid(project):
+    path = project.seed("en.txt", EN)
+    build(project.config, now=NOW)
+    page = next((project.feeds / "articles").iterdir())
+    path.unlink()
+    result = build(project.config, now=NOW)
+    assert result.sync.removed == ["en.txt"]
+    assert not page.exists()
+    for feed in ("all.atom", "topics/maritime.atom", "topics/maritime.rss", "languages/en.rss"):
+        assert project.feed(feed).entries == []  # empty but valid: no 404 for subscribers
+
+
+def test_bad_files_are_rejected_without_harming_the_others(project):
+    project.seed("fr.txt", FR)
+    project.seed("bad-date.txt", "date 2026-13-45 Texte.")
+    project.seed("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    project.seed("empty.md", b"")
+    result = build(project.config, now=NOW)
+    reasons = {r.path: r.reason for r in result.sync.rejected}
+    assert set(reasons) == {"bad-date.txt", "image.txt", "empty.md"}
+    assert len(ids(project, "all.atom")) == 1
+    with Index(project.config.index_path) as index:
+        assert dict(index.rejected())["bad-date.txt"].startswith("bad date")
+    # The same bad bytes are not reported again; fixed ones are published.
+    assert build(project.config, now=NOW).sync.rejected == []
+    project.seed("bad-date.txt", "date 2026-03-15 Texte corrigé avec assez de mots pour une langue.")
+    build(project.config, now=NOW)
+    assert len(ids(project, "all.atom")) == 2
+
+
+def test_future_documents_wait_for_their_time(project):
+    project.seed("later.txt", "title: Later\ndate: 2026-12-01T08:00:00Z\n\nKiev will host a summit on that day.")
+    build(project.config, now=NOW)
+    assert ids(project, "all.atom") == []
+    assert not any((project.feeds / "articles").glob("*.html"))
+    build(project.config, now=datetime(2026, 12, 1, 8, tzinfo=timezone.utc))
+    assert len(ids(project, "all.atom")) == 1
+    assert len(list((project.feeds / "articles").glob("*.html"))) == 1
+
+
+def test_max_items_bounds_every_feed(project):
+    project.write_config(project.root.joinpath("feedd.toml").read_text() + "\n[feeds]\nmax_items = 3\n")
+    for n in range(1, 8):
+        project.seed(f"{n}.txt", f" date 2026-03-0{n} Zelensky a parlé à Kiev le {n} mars devant la presse.")
+    build(project.config, now=NOW)
+    entries = project.feed("all.atom").entries
+    assert [e.published[:10] for e in entries] == ["2026-03-07", "2026-03-06", "2026-03-05"]
+
+
+def test_new_topic_rules_retag_existing_documents(project):
+    project.seed("en.txt", EN)
+    build(project.config, now=NOW)
+    project.write_config(project.root.joinpath("feedd.toml").read_text()
+                         + '\n[topics.navy]\ntitle = "Navy"\nkeywords = ["navy"]\n')
+    build(project.config, now=NOW)
+    assert len(ids(project, "topics/navy.atom")) == 1
+
+
+def test_only_real_seed_files_inside_seeds_are_read(project, tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Kiev secret text that must never be published anywhere at all.")
+    project.seed("fr.txt", FR)
+    project.seed(".hidden.txt", FR)
+    project.seed(".git/x.txt", FR)
+    for leftover in (".#fr.txt", "fr.txt~", "fr.txt.swp", "a.tmp", "b.txt.part", "notes.doc"):
+        project.seed(leftover, FR)
+    (project.seeds / "x.txt").mkdir()
+    (project.seeds / "link-out.txt").symlink_to(outside)
+    (project.seeds / "link-in.txt").symlink_to(project.seeds / "fr.txt")
+    (project.seeds / "loop.txt").symlink_to(project.seeds / "loop.txt")
+    os.mkfifo(project.seeds / "pipe.txt")
+    result = build(project.config, now=NOW)
+    assert sorted(result.sync.added) == ["fr.txt", "link-in.txt"]
+    assert "secret" not in (project.feeds / "all.atom").read_text()
+
+
+def test_identical_files_are_two_documents(project):
+    project.seed("a.txt", FR)
+    project.seed("b.txt", FR)
+    build(project.config, now=NOW)
+    assert len(set(ids(project, "all.atom"))) == 2
+
+
+def test_no_temporary_files_are_left_behind(project):
+    project.seed("fr.txt", FR)
+    build(project.config, now=NOW)
+    assert not [p for p in project.feeds.rglob(".*")]

@@ -1,0 +1,84 @@
+"""The CLI as users run it: real subprocesses on a real project folder."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TOML, Project
+
+COMMANDS = ["init", "build", "check", "list"]
+
+
+def feedd(*args, cwd=None, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "feedd", *map(str, args)], cwd=cwd, capture_output=True,
+                            text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    out = feedd(command, "--help").stdout
+    assert "--root" in out and len(out.splitlines()) > 3
+
+
+def test_top_level_help_lists_every_command():
+    out = feedd("--help").stdout
+    for command in COMMANDS:
+        assert command in out
+
+
+def test_init_then_build_then_list(tmp_path):
+    root = tmp_path / "site"
+    assert "wrote" in feedd("init", root).stdout
+    assert (root / "feedd.toml").is_file() and (root / "seeds").is_dir()
+    assert feedd("init", root, check=False).returncode == 1  # never overwrites silently
+    (root / "seeds" / "a.txt").write_text(" date 2026-03-08 An example article about an example, in English.")
+    out = feedd("build", "--root", root).stdout
+    assert out.startswith("1 added")
+    assert (root / "feeds" / "topics" / "example.atom").is_file()
+    listing = feedd("list", "--root", root).stdout
+    assert "a.txt" in listing and "example" in listing
+    rows = [json.loads(line) for line in feedd("list", "--root", root, "--json").stdout.splitlines()]
+    assert rows[0]["state"] == "published" and rows[0]["topics"] == ["example"]
+
+
+def test_build_lists_rejections_and_still_succeeds(tmp_path):
+    project = Project(tmp_path / "site", TOML)
+    project.seed("good.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
+    project.seed("bad.txt", "date 2026-02-30 Février n'a pas trente jours.")
+    result = feedd("build", "--root", project.root)
+    assert "rejected bad.txt: bad date '2026-02-30'" in result.stdout
+    listing = feedd("list", "--root", project.root).stdout
+    assert "rejected   bad.txt: bad date" in listing
+
+
+def test_check_prints_json(tmp_path):
+    project = Project(tmp_path / "site", TOML)
+    path = project.seed("ukraine/a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
+    report = json.loads(feedd("check", "--root", project.root, path).stdout)
+    assert report["language"] == "fr"
+    assert [t["slug"] for t in report["topics"]] == ["ukraine"]
+    assert report["date"] == "2026-03-08T00:00:00+00:00"
+    assert report["id"].startswith("tag:example.test,2026:a-")
+    # Once indexed, check reports the id the index gave it.
+    feedd("build", "--root", project.root)
+    assert json.loads(feedd("check", "--root", project.root, path).stdout)["id"] == report["id"]
+
+
+def test_check_explains_a_rejection_in_one_line(tmp_path):
+    project = Project(tmp_path / "site", TOML)
+    path = project.seed("bad.txt", b"\x00\x01\x02")
+    result = feedd("check", "--root", project.root, path, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "feedd: rejected: bad.txt: binary file (contains NUL bytes)"
+
+
+def test_a_bad_config_is_one_line_naming_the_key(tmp_path):
+    project = Project(tmp_path / "site", "[feeds]\nmax_items = -1\n")
+    result = feedd("build", "--root", project.root, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "feedd: error: feedd.toml: feeds.max_items must be between 1 and 1000"

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from feedd.config import DEFAULT_TOML, ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "feedd.toml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_no_file_means_defaults(tmp_path):
+    config = load_config(tmp_path)
+    assert config.site.base_url == "http://127.0.0.1:8080/"
+    assert config.feeds.max_items == 50
+    assert config.seeds_dir == tmp_path.resolve() / "seeds"
+    assert config.index_path == tmp_path.resolve() / ".feedd" / "index.sqlite3"
+
+
+def test_the_commented_default_file_loads(tmp_path):
+    config = load_config(write(tmp_path, DEFAULT_TOML.format(title="My site")))
+    assert config.site.title == "My site"
+    assert [rule.slug for rule in config.topics] == ["example"]
+
+
+def test_paths_are_relative_to_the_root(tmp_path):
+    config = load_config(write(tmp_path, '[paths]\nseeds = "in"\nfeeds = "/srv/out"\nstate = "var"\n'))
+    assert config.seeds_dir == tmp_path.resolve() / "in"
+    assert config.feeds_dir == Path("/srv/out")
+    assert config.index_path == tmp_path.resolve() / "var" / "index.sqlite3"
+
+
+def test_topics_get_ascii_slugs_and_default_titles(tmp_path):
+    config = load_config(write(tmp_path, '[topics."Défense"]\nkeywords = ["drone"]\n'))
+    assert [(r.slug, r.title, r.keywords) for r in config.topics] == [("defense", "Défense", ("drone",))]
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[site]\ntittle = 'x'\n", "site.tittle"),
+    ("[feeds]\nmax_items = 'many'\n", "feeds.max_items"),
+    ("[feeds]\nmax_items = 0\n", "feeds.max_items"),
+    ("[feeds]\nfull_content = 1\n", "feeds.full_content"),
+    ("[server]\nport = 70000\n", "server.port"),
+    ("[site]\nbase_url = 'example.org'\n", "site.base_url"),
+    ("[site]\nbase_url = 'http://example.org/news'\n", "site.base_url"),
+    ("[site]\ntimezone = 'Mars/Olympus'\n", "site.timezone"),
+    ("[site]\ntag_authority = 'example.org'\n", "site.tag_authority"),
+    ("[topics.x]\nkeywords = 'drone'\n", "topics.x.keywords"),
+    ("[topics.x]\nkeyword = ['drone']\n", "topics.x.keyword"),
+    ("[topics.x]\nkeywords = ['']\n", "topics.x.keywords"),
+    ("[sites]\ntitle = 'x'\n", "[sites]"),
+    ("[site\n", "invalid TOML"),
+])
+def test_invalid_config_is_a_clear_error_naming_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert key in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -1,0 +1,135 @@
+import re
+from datetime import datetime, timezone
+
+import pytest
+from lxml import etree
+
+from conftest import parse_feed
+from feedd.config import SiteConfig
+from feedd.model import Document, Feed, Topic
+from feedd.render import render_article, render_atom, render_index, render_opml, render_rss
+
+SITE = SiteConfig(title="Site", base_url="http://example.test/", author="Desk", tag_authority="example.test,2026")
+ALL = Feed("all", "all", "Everything")
+TOPIC = Feed("topics/ukraine", "topic", "Ukraine")
+
+
+def doc(n: int, **changes) -> Document:
+    values = dict(
+        path=f"{n}.txt", key=f"doc-{n}", id=f"tag:example.test,2026:doc-{n}", hash="h",
+        title=f"Title {n}", published=datetime(2026, 3, n, 8, tzinfo=timezone.utc),
+        updated=datetime(2026, 3, n, 9, tzinfo=timezone.utc), lang="fr",
+        topics=(Topic("ukraine", "Ukraine"),), author=None, link=None,
+        summary=f"Summary {n}", content_html=f"<p>Body {n}</p>",
+    )
+    values.update(changes)
+    return Document(**values)
+
+
+DOCS = [doc(3), doc(2, lang="en", author="Jane"), doc(1, link="https://example.org/orig")]
+
+
+@pytest.mark.parametrize("render", [render_atom, render_rss])
+def test_feeds_parse_cleanly_with_entries_in_the_given_order(render):
+    parsed = parse_feed(render(ALL, DOCS, SITE))
+    assert [e.id for e in parsed.entries] == [d.id for d in DOCS]
+    assert [e.title for e in parsed.entries] == ["Title 3", "Title 2", "Title 1"]
+    assert parsed.entries[0].link == "http://example.test/articles/doc-3.html"
+    assert parsed.entries[0].tags[0].term in ("ukraine", "Ukraine")
+    assert parsed.entries[0].content[0].value == "<p>Body 3</p>"
+
+
+def test_atom_follows_rfc_4287():
+    root = etree.fromstring(render_atom(TOPIC, DOCS, SITE))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert root.findtext("a:id", namespaces=ns) == "tag:example.test,2026:feed/topics/ukraine"
+    self_link = root.find("a:link[@rel='self']", ns)
+    assert self_link.get("href") == "http://example.test/topics/ukraine.atom"
+    assert root.find("a:author/a:name", ns).text == "Desk"
+    # The newest entry's time, not the build's.
+    assert root.findtext("a:updated", namespaces=ns) == "2026-03-03T09:00:00+00:00"
+    for entry in root.findall("a:entry", ns):
+        for tag in ("updated", "published"):
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)", entry.findtext(f"a:{tag}", namespaces=ns))
+        alternate = entry.findall("a:link[@rel='alternate']", ns)
+        assert len(alternate) == 1 and alternate[0].get("type") == "text/html"
+    entries = root.findall("a:entry", ns)
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    assert [e.get(xml_lang) for e in entries] == ["fr", "en", "fr"]
+    assert entries[2].find("a:link[@rel='related']", ns).get("href") == "https://example.org/orig"
+
+
+def test_rss_follows_the_rss_2_spec():
+    root = etree.fromstring(render_rss(TOPIC, DOCS, SITE))
+    channel = root.find("channel")
+    assert channel.findtext("link") == "http://example.test/"  # not the feed itself
+    atom_self = channel.find("{http://www.w3.org/2005/Atom}link")
+    assert atom_self.get("rel") == "self" and atom_self.get("href") == "http://example.test/topics/ukraine.rss"
+    assert channel.findtext("lastBuildDate") == "Tue, 03 Mar 2026 09:00:00 +0000"
+    assert channel.find("language") is None  # mixed languages
+    for item in channel.findall("item"):
+        assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d [+-]\d{4}",
+                            item.findtext("pubDate"))
+        assert item.find("guid").get("isPermaLink") == "false"
+    assert channel.findall("item")[1].findtext("{http://purl.org/dc/elements/1.1/}creator") == "Jane"
+
+
+def test_one_language_feed_says_so():
+    fr = Feed("languages/fr", "language", "French", "fr")
+    assert etree.fromstring(render_rss(fr, [DOCS[0]], SITE)).find("channel").findtext("language") == "fr"
+    assert etree.fromstring(render_atom(fr, [DOCS[0]], SITE)).get("{http://www.w3.org/XML/1998/namespace}lang") == "fr"
+
+
+@pytest.mark.parametrize("render", [render_atom, render_rss])
+def test_an_empty_feed_is_valid(render):
+    parsed = parse_feed(render(TOPIC, [], SITE))
+    assert parsed.entries == []
+    assert parsed.feed.title == "Site: Ukraine"
+
+
+@pytest.mark.parametrize("render", [render_atom, render_rss])
+def test_rendering_is_deterministic(render):
+    assert render(ALL, DOCS, SITE) == render(ALL, DOCS, SITE)
+
+
+HOSTILE = doc(
+    4, title="<script>alert('t')</script> ]]> &bogus;", summary="</content><script>s()</script> &nbsp;",
+    content_html="<p>&lt;script&gt;b()&lt;/script&gt;</p>",
+    topics=(Topic("x-script", "<img src=x onerror=alert(1)>"),), author="<b>Eve</b>",
+)
+
+
+@pytest.mark.parametrize("render", [render_atom, render_rss])
+def test_markup_in_a_document_stays_text_in_feeds(render):
+    entry = parse_feed(render(ALL, [HOSTILE], SITE)).entries[0]
+    assert entry.title == "<script>alert('t')</script> ]]> &bogus;"
+    # Whatever a reader does with the HTML, it holds no live element.
+    assert "<script" not in entry.summary and "&lt;/content&gt;" in entry.summary
+
+
+def test_markup_in_a_document_stays_text_in_pages():
+    feeds = {"topics/x-script": Feed("topics/x-script", "topic", "<img src=x onerror=alert(1)>")}
+    for page in (render_article(HOSTILE, SITE, feeds), render_index(SITE, list(feeds.values()), [HOSTILE])):
+        text = page.decode()
+        assert "<script>" not in text and "<img" not in text and "<b>Eve" not in text
+        assert "&lt;script&gt;" in text
+
+
+def test_right_to_left_articles_say_so():
+    page = render_article(doc(5, lang="ar", title="عنوان"), SITE, {}).decode()
+    assert '<html lang="ar" dir="rtl">' in page
+
+
+def test_opml_lists_every_feed():
+    feeds = [ALL, TOPIC, Feed("languages/fr", "language", "French", "fr")]
+    root = etree.fromstring(render_opml(SITE, feeds))
+    assert root.get("version") == "2.0"
+    urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    assert urls == ["http://example.test/all.atom", "http://example.test/topics/ukraine.atom",
+                    "http://example.test/languages/fr.atom"]
+
+
+def test_index_page_has_autodiscovery_links():
+    page = render_index(SITE, [ALL, TOPIC], DOCS).decode()
+    assert '<link rel="alternate" type="application/atom+xml" title="Site: Ukraine (Atom)" href="http://example.test/topics/ukraine.atom">' in page
+    assert 'href="articles/doc-3.html"' in page
