@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -96,12 +97,15 @@ def build(config: Config, now: datetime | None = None, progress: Callable | None
 
 
 def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
-         progress: Callable | None = None) -> SyncReport:
+         progress: Callable | None = None, busy: set[str] | frozenset = frozenset(),
+         cancel: threading.Event | None = None) -> SyncReport:
     """Bring the index in line with ``seeds/``: all of it, or just ``paths``.
 
     Unchanged files (same size and mtime) are not read; files with a new stat
     are hashed and analysed only if their bytes changed. A file that vanished
     while one with the same bytes appeared is a move and keeps its id.
+    Paths in ``busy`` (still being written) are left for later; ``cancel``
+    stops it between batches, each committed whole.
     """
     report = SyncReport()
     # New topic rules or language settings (or a new feedd) re-read everything.
@@ -115,6 +119,9 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
         gone = {path: state for path, state in known.items() if path not in present}
     else:
         known, present, gone = _look_at(config, index, paths)
+    if busy:
+        present = {path: seed for path, seed in present.items() if path not in busy}
+        gone = {path: state for path, state in gone.items() if path not in busy}
     candidates = [seed for seed in present.values() if force or _needs_reading(known.get(seed.path), seed)]
     report.unchanged = len(present) - len(candidates)
     gone_by_hash: dict[str, list[str]] = {}
@@ -125,16 +132,20 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
         candidates = progress(candidates)
     batch: list[SeedFile] = []
     for seed in candidates:
+        if cancel is not None and cancel.is_set():
+            return report  # not marked done: the next run picks up the rest
         batch.append(seed)
         if len(batch) >= BATCH:
             _ingest(config, index, now, batch, known, gone, gone_by_hash, report, force)
             batch = []
     if batch:
         _ingest(config, index, now, batch, known, gone, gone_by_hash, report, force)
+    if cancel is not None and cancel.is_set():
+        return report
     if gone:
         with index.batch():
             for path in sorted(gone):
-                old = index.remove(path)
+                old = index.remove(path, now)
                 report.removed.append(path)
                 report.feeds |= document_feeds(old)
                 if old:
@@ -204,20 +215,16 @@ def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, 
             except Rejected as rejection:
                 _reject(index, seed, digest, rejection, state, report, now)
                 continue
-            source = state
-            moved_from = None
-            if state is None and gone_by_hash.get(digest):
-                moved_from = gone_by_hash[digest].pop(0)
-                source = gone.pop(moved_from)
-            old = index.get(moved_from or seed.path)
-            if moved_from:
-                index.remove(moved_from)
+            previous = index.get(seed.path)
+            source, moved_from = state, None
+            if state is None:
+                source, moved_from = _moved_from(config, index, seed, digest, gone, gone_by_hash, report)
             doc = _document(config, index, seed, digest, analysis, source)
             index.put(doc, seed.size, seed.mtime_ns, first_seen=now)
             index.register_feeds(_feeds_of(doc))
-            report.feeds |= document_feeds(old) | document_feeds(doc)
-            if old and old.key != doc.key:
-                report.gone_pages.add(old.key)
+            report.feeds |= document_feeds(previous) | document_feeds(doc)
+            if previous and previous.key != doc.key:
+                report.gone_pages.add(previous.key)
             if moved_from:
                 report.moved.append((moved_from, seed.path))
                 log.info("moved %s -> %s", shown_path(moved_from), shown_path(seed.path))
@@ -225,6 +232,32 @@ def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, 
                 (report.updated if state else report.added).append(seed.path)
                 log.info("%s %s lang=%s topics=%s", "updated" if state else "ingested", shown_path(seed.path),
                          doc.lang, ",".join(t.slug for t in doc.topics) or "-")
+
+
+def _moved_from(config, index, seed, digest, gone, gone_by_hash, report):
+    """Is this new path a document that moved? Its old state and path, or (None, None).
+
+    Watchers report a move as a removal and a creation, in either order and
+    not always in the same batch: match the bytes against paths gone in this
+    run, then tombstones of removals already handled, then indexed paths that
+    no longer exist (their removal not handled yet).
+    """
+    if gone_by_hash.get(digest):
+        old_path = gone_by_hash[digest].pop(0)
+        state = gone.pop(old_path)
+    else:
+        state = index.take_tombstone(digest)
+        if state:
+            return state, state.path
+        vanished = [path for path in index.paths_with_hash(digest)
+                    if path != seed.path and stat_seed(config.seeds_dir, path) is None]
+        if not vanished:
+            return None, None
+        old_path = vanished[0]
+        state = index.file_state(old_path)
+        gone.pop(old_path, None)
+    report.feeds |= document_feeds(index.remove(old_path))
+    return state, old_path
 
 
 def _reject(index, seed, digest, rejection, state, report, now) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -43,6 +44,8 @@ def setup_logging(verbosity: int, default: int = logging.WARNING) -> None:
     level = logging.DEBUG if verbosity > 1 else logging.INFO if verbosity == 1 else default
     fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+    # One line per event of ours; APScheduler's "job added/executed" lines are noise.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     command("build", cmd_build, "read seeds/ once, publish every feed into feeds/, and exit")
     check = command("check", cmd_check, "show how a file would be read (title, date, language, topics, id) as JSON")
     check.add_argument("file", type=Path, help="the seed file to check")
+    run = command("run", cmd_run, "watch seeds/, publish changes within a second, and serve feeds/ over HTTP")
+    run.add_argument("--host", help="listen on this address (default: [server] host)")
+    run.add_argument("--port", type=int, help="listen on this port, 0 for any free one (default: [server] port)")
     lister = command("list", cmd_list, "show the documents in the index, and the rejected files")
     lister.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
@@ -99,6 +105,19 @@ def cmd_build(args) -> int:
     for rejection in result.sync.rejected:
         print(f"rejected {rejection}")
     return 0
+
+
+def cmd_run(args) -> int:
+    from .daemon import Daemon
+
+    setup_logging(args.verbose, default=logging.INFO)
+    config = load_config(args.root)
+    server = config.server
+    if args.host is not None:
+        server = dataclasses.replace(server, host=args.host)
+    if args.port is not None:
+        server = dataclasses.replace(server, port=args.port)
+    return Daemon(dataclasses.replace(config, server=server)).run()
 
 
 def cmd_check(args) -> int:

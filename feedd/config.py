@@ -67,6 +67,7 @@ class FeedsConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    max_age: int = 60  # Cache-Control max-age, seconds
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,11 @@ class LanguageConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
+    # A file is read this long after its writer closed it (or it moved in)...
     settle_seconds: float = 0.2
+    # ...or after this long without any change, if no close is ever seen.
+    write_timeout_seconds: float = 5.0
+    # Full rescans, in case the watcher missed anything (an inotify overflow).
     rescan_seconds: float = 300.0
 
 
@@ -260,6 +265,10 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: language.threshold must be between 0 and 1")
     if config.daemon.settle_seconds < 0 or config.daemon.rescan_seconds <= 0:
         raise ConfigError(f"{source}: daemon.settle_seconds must be >= 0 and daemon.rescan_seconds > 0")
+    if config.daemon.write_timeout_seconds < config.daemon.settle_seconds:
+        raise ConfigError(f"{source}: daemon.write_timeout_seconds must be >= daemon.settle_seconds")
+    if config.server.max_age < 0:
+        raise ConfigError(f"{source}: server.max_age must be >= 0")
 
 
 DEFAULT_TOML = '''\
@@ -292,6 +301,7 @@ full_content = true   # full text in every entry, not just the summary
 [server]
 host = "127.0.0.1"
 port = 8080
+max_age = 60   # Cache-Control max-age of served files, seconds
 
 [language]
 min_chars = 20     # shorter text is "und" (undetermined), never a guess
@@ -299,8 +309,9 @@ threshold = 0.80   # lower detector confidence is "und"
 candidates = []    # e.g. ["fr", "en"] to restrict answers to these
 
 [daemon]
-settle_seconds = 0.2    # wait for a file to stop changing before reading it
-rescan_seconds = 300    # full rescan of seeds/, in case the watcher missed anything
+settle_seconds = 0.2         # read a file this long after its writer closed it
+write_timeout_seconds = 5.0  # or after this long unchanged, if no close is seen
+rescan_seconds = 300         # full rescan of seeds/, in case the watcher missed anything
 
 # Topic rules: a document is tagged with a topic when a keyword occurs as a
 # whole word (case and accents ignored) in its title or body. Documents are

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .model import Document, Feed, Topic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -40,15 +40,16 @@ CREATE TABLE IF NOT EXISTS documents (
     first_seen INTEGER NOT NULL,
     page_stamp TEXT             -- NULL until the article page is rendered
 );
-CREATE INDEX IF NOT EXISTS documents_by_date ON documents(published, key) WHERE error IS NULL;
-CREATE INDEX IF NOT EXISTS documents_by_lang ON documents(lang, published, key) WHERE error IS NULL;
+CREATE INDEX IF NOT EXISTS documents_by_date ON documents(published, mtime_ns, key) WHERE error IS NULL;
+CREATE INDEX IF NOT EXISTS documents_by_lang ON documents(lang, published, mtime_ns, key) WHERE error IS NULL;
 CREATE INDEX IF NOT EXISTS documents_by_hash ON documents(hash);
 CREATE INDEX IF NOT EXISTS documents_unrendered ON documents(published) WHERE page_stamp IS NULL AND error IS NULL;
 CREATE TABLE IF NOT EXISTS document_topics (
     slug TEXT NOT NULL,
     published INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
     key TEXT NOT NULL,
-    PRIMARY KEY (slug, published, key)
+    PRIMARY KEY (slug, published, mtime_ns, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS document_topics_by_key ON document_topics(key);
 CREATE TABLE IF NOT EXISTS feeds (
@@ -57,9 +58,22 @@ CREATE TABLE IF NOT EXISTS feeds (
     title TEXT NOT NULL,
     lang TEXT
 );
+CREATE TABLE IF NOT EXISTS tombstones (   -- removed documents, so that a move seen late keeps its id
+    hash TEXT NOT NULL,
+    path TEXT NOT NULL,
+    key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    published INTEGER,
+    updated INTEGER,
+    removed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tombstones_by_hash ON tombstones(hash, removed);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# Newest first; documents of the same date (often only a day is given) by the
+# file's modification time, then by key: all derivable from the files.
+_NEWEST_FIRST = "published DESC, mtime_ns DESC, key DESC"
 _DOCUMENT_COLUMNS = "path, key, id, hash, title, published, updated, lang, topics, author, link, summary, content_html"
 
 
@@ -79,16 +93,22 @@ class FileState:
 
 
 class Index:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, shared: bool = False):
+        """``shared``: created on one thread, used on another (never two at once)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not shared)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version > SCHEMA_VERSION:
             raise RuntimeError(f"{path}: index schema {version} is newer than this feedd ({SCHEMA_VERSION})")
+        if 0 < version < SCHEMA_VERSION:
+            # The index is a cache of seeds/: an older layout is rebuilt, ids included.
+            self._db.executescript("DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS document_topics;"
+                                   " DROP TABLE IF EXISTS feeds; DROP TABLE IF EXISTS meta;"
+                                   " DROP TABLE IF EXISTS tombstones;")
         self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
     def close(self) -> None:
@@ -127,7 +147,8 @@ class Index:
         return _file_state(row) if row else None
 
     def paths_with_hash(self, hash_: str) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT path FROM documents WHERE hash = ?", (hash_,))]
+        """Published documents with these bytes."""
+        return [r[0] for r in self._db.execute("SELECT path FROM documents WHERE hash = ? AND error IS NULL", (hash_,))]
 
     def key_owner(self, key: str) -> str | None:
         """The path holding ``key``, if any."""
@@ -151,7 +172,7 @@ class Index:
 
     def documents(self) -> Iterator[Document]:
         rows = self._db.execute(
-            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL ORDER BY published DESC, key"
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL ORDER BY {_NEWEST_FIRST}"
         )
         return map(_document, rows)
 
@@ -186,8 +207,8 @@ class Index:
                 ),
             )
             self._db.executemany(
-                "INSERT INTO document_topics (slug, published, key) VALUES (?, ?, ?)",
-                [(t.slug, _seconds(doc.published), doc.key) for t in doc.topics],
+                "INSERT INTO document_topics (slug, published, mtime_ns, key) VALUES (?, ?, ?, ?)",
+                [(t.slug, _seconds(doc.published), mtime_ns, doc.key) for t in doc.topics],
             )
 
     def put_rejected(self, path: str, key: str, id_: str, hash_: str, size: int, mtime_ns: int,
@@ -202,13 +223,39 @@ class Index:
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         """Same bytes, new stat: remember it so the next scan need not read it."""
-        self._db.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+        with self.batch():
+            self._db.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+            self._db.execute(
+                "UPDATE document_topics SET mtime_ns = ? WHERE key = (SELECT key FROM documents WHERE path = ?)",
+                (mtime_ns, path),
+            )
 
-    def remove(self, path: str) -> Document | None:
+    def remove(self, path: str, now: datetime | None = None) -> Document | None:
+        """Drop ``path``; with ``now``, remember it as a tombstone (it may reappear, moved)."""
         doc = self.get(path)
         with self.batch():
+            if doc and now is not None:
+                self._db.execute(
+                    "INSERT INTO tombstones (hash, path, key, id, published, updated, removed)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (doc.hash, doc.path, doc.key, doc.id, _seconds(doc.published), _seconds(doc.updated), _seconds(now)),
+                )
             self._drop(path)
         return doc
+
+    def take_tombstone(self, hash_: str) -> FileState | None:
+        """The newest removed document with these bytes whose key is free, consumed."""
+        rows = self._db.execute(
+            "SELECT rowid, path, key, id, published, updated FROM tombstones WHERE hash = ?"
+            " ORDER BY removed DESC, rowid DESC",
+            (hash_,),
+        ).fetchall()
+        for rowid, path, key, id_, published, updated in rows:
+            if self.key_owner(key) is None:
+                self._db.execute("DELETE FROM tombstones WHERE rowid = ?", (rowid,))
+                return FileState(path, key, id_, hash_, 0, 0, _optional_datetime(published),
+                                 _optional_datetime(updated), None)
+        return None
 
     def _drop(self, path: str) -> None:
         row = self._db.execute("SELECT key FROM documents WHERE path = ?", (path,)).fetchone()
@@ -238,13 +285,14 @@ class Index:
             sql = (
                 f"SELECT {', '.join('d.' + c.strip() for c in _DOCUMENT_COLUMNS.split(','))}"
                 " FROM document_topics t JOIN documents d ON d.key = t.key"
-                " WHERE t.slug = :slug AND t.published <= :now ORDER BY t.published DESC, t.key LIMIT :limit"
+                " WHERE t.slug = :slug AND t.published <= :now"
+                " ORDER BY t.published DESC, t.mtime_ns DESC, t.key DESC LIMIT :limit"
             )
         else:
             where = "AND lang = :slug" if feed.kind == "language" else ""
             sql = (
                 f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL AND published <= :now {where}"
-                " ORDER BY published DESC, key LIMIT :limit"
+                f" ORDER BY {_NEWEST_FIRST} LIMIT :limit"
             )
         return [_document(row) for row in self._db.execute(sql, params)]
 

@@ -115,6 +115,11 @@ def _langdetect_code(code: str) -> str:
     return reverse.get(code, code)
 
 
+def warm_up() -> None:
+    """Load the detector's profiles ahead of the first document (about half a second)."""
+    _factory()
+
+
 @lru_cache(maxsize=1)
 def _factory():
     """langdetect's profiles, loaded once, with a fixed seed for repeatable answers."""

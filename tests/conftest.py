@@ -110,3 +110,80 @@ def shared_sample() -> Path:
     if samples:
         return samples[0]
     return Path(__file__).resolve().parents[1] / "seeds" / "000_3694e6face1e9005.txt"
+
+
+class DaemonProcess:
+    """``feedd run`` in a real subprocess on an ephemeral port, its log in a file."""
+
+    def __init__(self, root: Path, env: dict | None = None, args: tuple = ()):
+        import subprocess
+        import sys
+
+        self.root = root
+        self.log_path = root / f"daemon-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for name in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            environment.pop(name, None)  # only what the test asks for
+        environment.update(env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feedd", "run", "--root", str(root), "--port", "0", *args],
+            stdout=self._log, stderr=subprocess.STDOUT, env=environment,
+        )
+        line = wait_for(lambda: self._serving_line(), timeout=60, message="the daemon to serve")
+        self.url = line.split("serving ", 1)[1].split(" ", 1)[0]
+        self.host, port = self.url[len("http://"):].rstrip("/").rsplit(":", 1)
+        self.port = int(port)
+
+    def _serving_line(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
+        return next((l for l in self.log().splitlines() if " serving http://" in l), None)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def get(self, path: str, method: str = "GET", headers: dict | None = None):
+        """One request on a fresh connection: (status, headers, body)."""
+        import http.client
+
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            conn.close()
+
+    def feed(self, path: str):
+        status, _, body = self.get(path)
+        assert status == 200, f"GET {path}: {status}"
+        return parse_feed(body)
+
+    def signal(self, signum) -> None:
+        self.proc.send_signal(signum)
+
+    def stop(self, signum=None, timeout: float = 5.0) -> int:
+        import signal as signals
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum or signals.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self._log.close()
+        return code
+
+
+@pytest.fixture
+def start_daemon():
+    started: list[DaemonProcess] = []
+
+    def start(root: Path, **kwargs) -> DaemonProcess:
+        daemon = DaemonProcess(root, **kwargs)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()

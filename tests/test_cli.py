@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TOML, Project
 
-COMMANDS = ["init", "build", "check", "list"]
+COMMANDS = ["init", "build", "check", "list", "run"]
 
 
 def feedd(*args, cwd=None, check=True) -> subprocess.CompletedProcess:

@@ -1,0 +1,329 @@
+"""``feedd run``: the long-running service, a thin shell around the pipeline.
+
+Threads and their jobs:
+
+- main: signals, the systemd notify protocol, reloads; waits on an event.
+- watcher (watchdog): records changed paths in :class:`PendingPaths`; nothing else.
+- worker (APScheduler, one thread): the only user of the index and the only
+  writer of ``feeds/``; runs the drain of pending paths, the periodic
+  reconciliation, embargo lifts and publish retries, one at a time.
+- http (aiohttp): serves ``feeds/`` read-only.
+
+Lifecycle as in uvicorn: startup, main loop, shutdown in reverse order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .build import SyncReport, document_feeds, publish, sync
+from .config import Config, ConfigError, load_config
+from .index import Index
+from .language import warm_up
+from .notify import Notifier
+from .publish import remove_stale_temp_files
+from .serve import FeedServer
+from .watch import PendingPaths, Watcher
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0
+SHUTDOWN_SECONDS = 4.0
+
+
+@dataclasses.dataclass
+class Health:
+    """What ``/healthz`` and systemd's STATUS= report; replaced whole, never mutated."""
+
+    documents: int = 0
+    embargoed: int = 0
+    rejected: int = 0
+    pending: int = 0
+    last_build: str | None = None
+    last_error: str | None = None
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def as_json(self) -> dict:
+        body = dataclasses.asdict(self)
+        body["uptime_seconds"] = round(time.monotonic() - body.pop("started"), 3)
+        body["status"] = "ok" if self.last_error is None else "degraded"
+        return body
+
+    def status_line(self) -> str:
+        line = f"{self.documents} documents, {self.rejected} rejected"
+        if self.last_build:
+            line += f", last build {self.last_build}"
+        return line + (f"; error: {self.last_error}" if self.last_error else "")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Daemon:
+    def __init__(self, config: Config, config_path: Path | None = None, notifier: Notifier | None = None):
+        self.config = config
+        self.config_path = config_path
+        self.notifier = notifier or Notifier()
+        self.health = Health()
+        self.pending = PendingPaths(config.daemon.settle_seconds, config.daemon.write_timeout_seconds)
+        self.server: FeedServer | None = None
+        self._index: Index | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._watcher: Watcher | None = None
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._drain_lock = threading.Lock()
+        self._job_lock = threading.Lock()  # held by the job in flight
+        self._drain_due: float | None = None
+        self._dirty_feeds: set[str] = set()
+        self._dirty_pages: set[str] = set()
+        self._full_publish_due = False
+        self._embargo_checked = utcnow()
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signal_handlers()
+        try:
+            self.startup()
+            self.main_loop()
+        finally:
+            self.shutdown()
+        return 0
+
+    def startup(self) -> None:
+        config = self.config
+        config.feeds_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(config.feeds_dir)
+        self._index = Index(config.index_path, shared=True)
+        warm_up()  # langdetect's profiles: load them now, not on the first drop
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": None},
+            timezone=timezone.utc,
+        )
+        # Watch first, so nothing written during the start-up reconciliation is missed.
+        self._watcher = Watcher(config.seeds_dir, self.pending, self._schedule_drain)
+        self._watcher.start()
+        log.info("reconciling %s with the index", config.seeds_dir)
+        self._reconcile(full_publish=True)
+        if self._stop.is_set():
+            return
+        self.server = FeedServer(config.feeds_dir, config.server.host, config.server.port,
+                                 health=lambda: {**self.health.as_json(), "pending": len(self.pending)},
+                                 max_age=config.server.max_age)
+        self.server.start()
+        rescan = config.daemon.rescan_seconds
+        self._scheduler.add_job(self._guarded(self._reconcile), "interval", seconds=rescan,
+                                jitter=rescan * 0.1, id="reconcile")
+        self._scheduler.start()
+        self._schedule_drain()
+        log.info("serving %s (everything: %sall.atom)", self.server.url, self.server.url)
+        self.notifier.ready(self.health.status_line())
+
+    def main_loop(self) -> None:
+        period = self.notifier.watchdog_seconds
+        interval = min(period / 2, 1.0) if period else 1.0
+        while not self._stop.is_set():
+            self._wakeup.wait(interval)
+            self._wakeup.clear()
+            if self._reload.is_set():
+                self._reload.clear()
+                self._reload_config()
+            if period and self._scheduler and self._scheduler.running:
+                self.notifier.watchdog()
+
+    def shutdown(self) -> None:
+        self.notifier.stopping()
+        self._stop.set()
+        if self._watcher:
+            self._watcher.stop()
+        if self._scheduler and self._scheduler.running:
+            # Not shutdown(wait=True): it holds the job store's lock while it waits,
+            # and a running job that schedules its successor would deadlock on it.
+            self._scheduler.shutdown(wait=False)
+        if not self._job_lock.acquire(timeout=SHUTDOWN_SECONDS):  # the job in flight stops between batches
+            log.warning("a job is still running; stopping anyway (the next start reconciles)")
+        if self.server:
+            self.server.stop()
+        if self._index:
+            self._index.close()
+        self.notifier.close()
+        log.info("stopped")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wakeup.set()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum, frame):
+            self.request_stop()
+
+        def reload(signum, frame):
+            self._reload.set()
+            self._wakeup.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    # -- jobs, all on the worker thread ------------------------------------------------
+
+    def _guarded(self, job):
+        """Jobs never die of an error: log it, report it in /healthz, carry on."""
+
+        def run(*args, **kwargs):
+            with self._job_lock:
+                if self._stop.is_set():
+                    return None
+                try:
+                    return job(*args, **kwargs)
+                except Exception as exc:
+                    self._fail(exc)
+        run.__name__ = job.__name__
+        return run
+
+    def _drain(self) -> None:
+        with self._drain_lock:
+            self._drain_due = None
+        ready = self.pending.take_ready()
+        if ready:
+            report = sync(self.config, self._index, utcnow(), paths=ready, busy=self.pending.busy(),
+                          cancel=self._stop)
+            self._publish(report)
+        self._schedule_drain()
+
+    def _reconcile(self, full_publish: bool = False) -> None:
+        """Catch up with everything the watcher did not report (or missed)."""
+        report = sync(self.config, self._index, utcnow(), busy=self.pending.busy(), cancel=self._stop)
+        if report.changed:
+            log.info("reconciled: %s", report.summary())
+        if full_publish:
+            self._full_publish_due = True
+        self._publish(report)
+
+    def _lift_embargo(self) -> None:
+        now = utcnow()
+        docs = self._index.published_between(self._embargo_checked, now)
+        report = SyncReport()
+        for doc in docs:
+            report.feeds |= document_feeds(doc)
+            log.info("embargo over: %s", doc.path)
+        self._embargo_checked = now
+        self._publish(report)
+
+    def _apply_config(self, config: Config) -> None:
+        self.config = config
+        self.pending.settle = config.daemon.settle_seconds
+        self.pending.write_timeout = max(config.daemon.write_timeout_seconds, config.daemon.settle_seconds)
+        self._full_publish_due = True
+        self._reconcile()  # new rules or language settings re-tag every document
+        self.notifier.ready(self.health.status_line())
+        log.info("configuration reloaded")
+
+    def _publish(self, report: SyncReport) -> None:
+        """Publish what changed; on failure keep it owed and retry (a full disk empties)."""
+        self._dirty_feeds |= report.feeds
+        self._dirty_pages |= report.gone_pages
+        if not (self._dirty_feeds or self._dirty_pages or self._full_publish_due or report.changed):
+            self._refresh_health(None)
+            return
+        now = utcnow()
+        started = time.perf_counter()
+        owed = SyncReport(gone_pages=set(self._dirty_pages))
+        try:
+            written = publish(self.config, self._index, now, owed,
+                              feeds=None if self._full_publish_due else set(self._dirty_feeds))
+        except OSError as exc:
+            self._fail(exc)
+            if not self._stop.is_set():
+                self._scheduler.add_job(self._guarded(self._retry_publish), "date",
+                                        run_date=utcnow() + timedelta(seconds=RETRY_SECONDS),
+                                        id="retry-publish", replace_existing=True)
+            return
+        if self._full_publish_due:
+            self._embargo_checked = now
+        self._dirty_feeds.clear()
+        self._dirty_pages.clear()
+        self._full_publish_due = False
+        if written:
+            log.info("rebuilt %d files in %.0f ms: %s", len(written), (time.perf_counter() - started) * 1000,
+                     ", ".join(written[:8]) + (" …" if len(written) > 8 else ""))
+        self._refresh_health(now)
+        self._schedule_embargo()
+
+    def _retry_publish(self) -> None:
+        log.info("retrying the publish that failed")
+        self._publish(SyncReport())
+
+    def _fail(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("%s", message, exc_info=not isinstance(exc, OSError))
+        self.health = dataclasses.replace(self.health, last_error=message)
+        self.notifier.status(self.health.status_line())
+
+    def _refresh_health(self, built: datetime | None) -> None:
+        counts = self._index.counts(utcnow())
+        self.health = dataclasses.replace(
+            self.health, documents=counts["published"], embargoed=counts["embargoed"], rejected=counts["rejected"],
+            last_build=built.isoformat(timespec="seconds") if built else self.health.last_build,
+            last_error=None if built else self.health.last_error,
+        )
+        self.notifier.status(self.health.status_line())
+
+    # -- scheduling (any thread) -----------------------------------------------------
+
+    def _schedule_drain(self) -> None:
+        """Run the drain when the next pending path is ready, unless it is due sooner."""
+        delay = self.pending.next_ready_in()
+        if delay is None or self._scheduler is None or self._stop.is_set():
+            return
+        due = time.monotonic() + delay
+        with self._drain_lock:
+            if self._drain_due is not None and self._drain_due <= due:
+                return
+            self._drain_due = due
+        self._scheduler.add_job(self._guarded(self._drain), "date", run_date=utcnow() + timedelta(seconds=delay),
+                                id="drain", replace_existing=True)
+
+    def _schedule_embargo(self) -> None:
+        if self._stop.is_set():
+            return
+        upcoming = self._index.next_embargo(utcnow())
+        if upcoming is None:
+            try:
+                self._scheduler.remove_job("embargo")
+            except JobLookupError:
+                pass
+            return
+        self._scheduler.add_job(self._guarded(self._lift_embargo), "date", run_date=upcoming, id="embargo",
+                                replace_existing=True)
+
+    def _reload_config(self) -> None:
+        try:
+            config = load_config(self.config.root, self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            return
+        for section in ("server", "paths"):
+            if getattr(config, section) != getattr(self.config, section):
+                log.warning("[%s] changed: it takes effect at the next restart", section)
+        config = dataclasses.replace(config, server=self.config.server, paths=self.config.paths)
+        self.notifier.reloading()
+        log.info("reloading the configuration")
+        self._scheduler.add_job(self._guarded(self._apply_config), args=[config], id="reload", replace_existing=True)

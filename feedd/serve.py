@@ -1,0 +1,265 @@
+"""Serve ``feeds/`` over HTTP, read-only: aiohttp's low-level server in its own thread.
+
+aiohttp parses HTTP (llhttp), keeps connections alive and never lets a slow
+client hold up the others; this module decides which file a path may name,
+and answers with validators (ETag, Last-Modified), gzip and cache headers.
+Files are cached in memory by (inode, size, mtime), so a feed rewritten by
+an atomic rename is picked up on the next request, whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+COMPRESSIBLE = frozenset(CONTENT_TYPES)
+MIN_GZIP_BYTES = 256
+CACHE_BYTES = 64 * 1024 * 1024
+_FORBIDDEN_ESCAPES = re.compile(r"%(?:00|2f|5c)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    identity: tuple[int, int, int, int]  # device, inode, size, mtime_ns
+    body: bytes
+    gzipped: bytes | None
+    etag: str
+    last_modified: datetime
+    content_type: str
+
+
+def resolve(root: str, raw_path: str) -> str | None:
+    """The real path of the file ``raw_path`` names under ``root``, or None.
+
+    Refuses rather than normalises: ``..`` and ``.`` segments, hidden names
+    (temporary files start with a dot), doubled, encoded or back slashes, NUL,
+    malformed UTF-8 (overlong forms included) and anything a symlink leads out of.
+    """
+    path = raw_path.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/") or _FORBIDDEN_ESCAPES.search(path):
+        return None
+    try:
+        decoded = unquote(path, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if decoded == "/":
+        decoded = "/index.html"
+    if "\x00" in decoded or "\\" in decoded:
+        return None
+    parts = decoded[1:].split("/")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    real = os.path.realpath(os.path.join(root, *parts))
+    if os.path.commonpath([root, real]) != root:
+        return None
+    return real
+
+
+def accepts_gzip(header: str) -> bool:
+    """True when ``Accept-Encoding`` allows gzip (a q of 0 refuses it)."""
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower()
+            if q.startswith("q="):
+                try:
+                    return float(q[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+class FileCache:
+    """Recently served files, bounded in bytes; always checked against a fresh stat."""
+
+    def __init__(self, limit: int = CACHE_BYTES):
+        self._files: OrderedDict[str, CachedFile] = OrderedDict()
+        self._bytes = 0
+        self._limit = limit
+
+    def get(self, path: str) -> CachedFile | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None  # directories are never listed
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._files.get(path)
+        if cached and cached.identity == identity:
+            self._files.move_to_end(path)
+            return cached
+        cached = self._load(path)
+        if cached is not None:
+            self._store(path, cached)
+        return cached
+
+    def _load(self, path: str) -> CachedFile | None:
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())  # what we read is what this stat describes
+                body = fh.read()
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            return None
+        suffix = os.path.splitext(path)[1].lower()
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        compress = suffix in COMPRESSIBLE and len(body) >= MIN_GZIP_BYTES
+        return CachedFile(
+            identity=(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns),
+            body=body,
+            gzipped=gzip.compress(body, compresslevel=6, mtime=0) if compress else None,
+            etag=f'"{digest}"',
+            last_modified=datetime.fromtimestamp(st.st_mtime_ns // 1_000_000_000, timezone.utc),
+            content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+        )
+
+    def _store(self, path: str, cached: CachedFile) -> None:
+        old = self._files.pop(path, None)
+        if old:
+            self._bytes -= len(old.body) + len(old.gzipped or b"")
+        size = len(cached.body) + len(cached.gzipped or b"")
+        if size > self._limit:
+            return
+        self._files[path] = cached
+        self._bytes += size
+        while self._bytes > self._limit:
+            _, evicted = self._files.popitem(last=False)
+            self._bytes -= len(evicted.body) + len(evicted.gzipped or b"")
+
+
+def not_modified(request: web.BaseRequest, cached: CachedFile, etags: tuple[str, ...]) -> bool:
+    """RFC 9110: If-None-Match wins; else If-Modified-Since (for GET and HEAD)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or bool(tags.intersection(etags))
+    if_modified_since = request.headers.get("If-Modified-Since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        return cached.last_modified <= since
+    return False
+
+
+class FeedServer:
+    """The HTTP server over ``root``, on its own thread and event loop."""
+
+    def __init__(self, root: Path, host: str, port: int, health: Callable[[], dict] | None = None,
+                 max_age: int = 60):
+        self.root = os.path.realpath(root)
+        self.host = host
+        self.port = port
+        self.max_age = max_age
+        self._health = health or (lambda: {"status": "ok"})
+        self._cache = FileCache()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.ServerRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> None:
+        """Bind and serve; returns once listening (raises if it cannot bind)."""
+        self._thread = threading.Thread(target=self._run, name="feedd-http")
+        self._thread.start()
+        self._ready.wait()
+        if self._error:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._loop and self._thread and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._start())
+        except BaseException as exc:  # report a failed bind to start()
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+    async def _start(self) -> None:
+        server = web.Server(self.handle, access_log=None)
+        self._runner = web.ServerRunner(server, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server else []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(status=405, text="method not allowed\n", headers={"Allow": "GET, HEAD"})
+        if request.raw_path.split("?", 1)[0] == "/healthz":
+            return web.Response(text=json.dumps(self._health()) + "\n", content_type="application/json",
+                                headers={"Cache-Control": "no-store"})
+        path = resolve(self.root, request.raw_path)
+        cached = self._cache.get(path) if path else None
+        if cached is None:
+            return web.Response(status=404, text="not found\n")
+        use_gzip = cached.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
+        etag = cached.etag[:-1] + '-gz"' if use_gzip else cached.etag
+        headers = {
+            "Content-Type": cached.content_type,
+            "ETag": etag,
+            "Last-Modified": format_datetime(cached.last_modified, usegmt=True),
+            "Cache-Control": f"public, max-age={self.max_age}",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if cached.gzipped is not None:
+            headers["Vary"] = "Accept-Encoding"
+        if not_modified(request, cached, (cached.etag, cached.etag[:-1] + '-gz"')):
+            return web.Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        if use_gzip:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=cached.gzipped if use_gzip else cached.body, headers=headers)
