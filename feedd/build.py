@@ -42,6 +42,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     unchanged: int = 0
+    deferred: int = 0  # changed too recently to be read safely: next time
     feeds: set[str] = field(default_factory=set)  # feeds whose entries may have changed
     gone_pages: set[str] = field(default_factory=set)  # article pages to take down
 
@@ -98,14 +99,16 @@ def build(config: Config, now: datetime | None = None, progress: Callable | None
 
 def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
          progress: Callable | None = None, busy: set[str] | frozenset = frozenset(),
-         cancel: threading.Event | None = None) -> SyncReport:
+         cancel: threading.Event | None = None, min_age: float = 0.0) -> SyncReport:
     """Bring the index in line with ``seeds/``: all of it, or just ``paths``.
 
     Unchanged files (same size and mtime) are not read; files with a new stat
     are hashed and analysed only if their bytes changed. A file that vanished
     while one with the same bytes appeared is a move and keeps its id.
-    Paths in ``busy`` (still being written) are left for later; ``cancel``
-    stops it between batches, each committed whole.
+    Paths in ``busy`` (still being written), and files changed less than
+    ``min_age`` seconds ago (a writer the watcher did not report), are left
+    for later (``report.deferred``); ``cancel`` stops it between batches,
+    each committed whole.
     """
     report = SyncReport()
     # New topic rules or language settings (or a new feedd) re-read everything.
@@ -123,6 +126,10 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
         present = {path: seed for path, seed in present.items() if path not in busy}
         gone = {path: state for path, state in gone.items() if path not in busy}
     candidates = [seed for seed in present.values() if force or _needs_reading(known.get(seed.path), seed)]
+    if min_age > 0:
+        fresh_after = (now.timestamp() - min_age) * 1e9
+        report.deferred = sum(1 for seed in candidates if seed.mtime_ns > fresh_after)
+        candidates = [seed for seed in candidates if seed.mtime_ns <= fresh_after]
     report.unchanged = len(present) - len(candidates)
     gone_by_hash: dict[str, list[str]] = {}
     for path, state in gone.items():

@@ -38,6 +38,7 @@ from .watch import PendingPaths, Watcher
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0
+OVERFLOW_RECONCILE_DELAY = 1.0  # let the burst that overflowed the queue finish first
 SHUTDOWN_SECONDS = 4.0
 
 
@@ -51,6 +52,7 @@ class Health:
     pending: int = 0
     last_build: str | None = None
     last_error: str | None = None
+    rejected_files: list[dict] = dataclasses.field(default_factory=list)  # the first 100, with reasons
     started: float = dataclasses.field(default_factory=time.monotonic)
 
     def as_json(self) -> dict:
@@ -115,7 +117,7 @@ class Daemon:
             timezone=timezone.utc,
         )
         # Watch first, so nothing written during the start-up reconciliation is missed.
-        self._watcher = Watcher(config.seeds_dir, self.pending, self._schedule_drain)
+        self._watcher = Watcher(config.seeds_dir, self.pending, self._schedule_drain, self._on_overflow)
         self._watcher.start()
         log.info("reconciling %s with the index", config.seeds_dir)
         self._reconcile(full_publish=True)
@@ -210,9 +212,15 @@ class Daemon:
 
     def _reconcile(self, full_publish: bool = False) -> None:
         """Catch up with everything the watcher did not report (or missed)."""
-        report = sync(self.config, self._index, utcnow(), busy=self.pending.busy(), cancel=self._stop)
+        report = sync(self.config, self._index, utcnow(), busy=self.pending.busy(), cancel=self._stop,
+                      min_age=self.config.daemon.settle_seconds)
         if report.changed:
             log.info("reconciled: %s", report.summary())
+        if report.deferred and self._scheduler is not None and not self._stop.is_set():
+            # Files still changing, unseen by the watcher: look again once they settle.
+            self._scheduler.add_job(self._guarded(self._reconcile), "date",
+                                    run_date=utcnow() + timedelta(seconds=max(1.0, self.config.daemon.settle_seconds)),
+                                    id="deferred-reconcile", replace_existing=True)
         if full_publish:
             self._full_publish_due = True
         self._publish(report)
@@ -279,8 +287,10 @@ class Daemon:
 
     def _refresh_health(self, built: datetime | None) -> None:
         counts = self._index.counts(utcnow())
+        rejected = [{"path": path, "reason": reason} for path, reason in self._index.rejected(limit=100)]
         self.health = dataclasses.replace(
             self.health, documents=counts["published"], embargoed=counts["embargoed"], rejected=counts["rejected"],
+            rejected_files=rejected,
             last_build=built.isoformat(timespec="seconds") if built else self.health.last_build,
             last_error=None if built else self.health.last_error,
         )
@@ -300,6 +310,14 @@ class Daemon:
             self._drain_due = due
         self._scheduler.add_job(self._guarded(self._drain), "date", run_date=utcnow() + timedelta(seconds=delay),
                                 id="drain", replace_existing=True)
+
+    def _on_overflow(self) -> None:
+        """The kernel dropped events: reconcile now rather than at the next rescan."""
+        if self._scheduler is not None and not self._stop.is_set():
+            log.warning("file events were lost (inotify queue overflow): reconciling %s", self.config.seeds_dir)
+            self._scheduler.add_job(self._guarded(self._reconcile), "date",
+                                    run_date=utcnow() + timedelta(seconds=OVERFLOW_RECONCILE_DELAY),
+                                    id="overflow-reconcile", replace_existing=True)
 
     def _schedule_embargo(self) -> None:
         if self._stop.is_set():

@@ -176,8 +176,9 @@ class Index:
         )
         return map(_document, rows)
 
-    def rejected(self) -> list[tuple[str, str]]:
-        return list(self._db.execute("SELECT path, error FROM documents WHERE error IS NOT NULL ORDER BY path"))
+    def rejected(self, limit: int = -1) -> list[tuple[str, str]]:
+        return list(self._db.execute(
+            "SELECT path, error FROM documents WHERE error IS NOT NULL ORDER BY path LIMIT ?", (limit,)))
 
     def counts(self, now: datetime) -> dict[str, int]:
         published, embargoed, rejected = self._db.execute(

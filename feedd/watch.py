@@ -116,19 +116,40 @@ class SeedEventHandler(FileSystemEventHandler):
         return "/".join(parts)
 
 
+class _OverflowAlarm(logging.Filter):
+    """watchdog only logs an inotify queue overflow; turn that line into a call."""
+
+    def __init__(self, on_overflow: Callable[[], None]):
+        super().__init__()
+        self.on_overflow = on_overflow
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Inotify queue overflowed"):
+            self.on_overflow()
+        return True
+
+
 class Watcher:
     """watchdog's observer over ``seeds/``, recursive."""
 
-    def __init__(self, seeds: Path, pending: PendingPaths, wake: Callable[[], None]):
+    OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
+
+    def __init__(self, seeds: Path, pending: PendingPaths, wake: Callable[[], None],
+                 on_overflow: Callable[[], None] | None = None):
         seeds.mkdir(parents=True, exist_ok=True)
         self._observer = Observer()
         self._observer.name = "feedd-watch"
         self._observer.schedule(SeedEventHandler(seeds, pending, wake), str(seeds), recursive=True,
                                 event_filter=EVENTS)
+        self._alarm = _OverflowAlarm(on_overflow) if on_overflow else None
 
     def start(self) -> None:
+        if self._alarm:
+            logging.getLogger(self.OVERFLOW_LOGGER).addFilter(self._alarm)
         self._observer.start()
 
     def stop(self) -> None:
         self._observer.stop()
         self._observer.join(timeout=5)
+        if self._alarm:
+            logging.getLogger(self.OVERFLOW_LOGGER).removeFilter(self._alarm)

@@ -115,7 +115,7 @@ def shared_sample() -> Path:
 class DaemonProcess:
     """``feedd run`` in a real subprocess on an ephemeral port, its log in a file."""
 
-    def __init__(self, root: Path, env: dict | None = None, args: tuple = ()):
+    def __init__(self, root: Path, env: dict | None = None, args: tuple = (), prefix: tuple = ()):
         import subprocess
         import sys
 
@@ -127,10 +127,10 @@ class DaemonProcess:
             environment.pop(name, None)  # only what the test asks for
         environment.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "feedd", "run", "--root", str(root), "--port", "0", *args],
+            [*prefix, sys.executable, "-m", "feedd", "run", "--root", str(root), "--port", "0", *args],
             stdout=self._log, stderr=subprocess.STDOUT, env=environment,
         )
-        line = wait_for(lambda: self._serving_line(), timeout=60, message="the daemon to serve")
+        line = wait_for(lambda: self._serving_line(), timeout=120, message="the daemon to serve")
         self.url = line.split("serving ", 1)[1].split(" ", 1)[0]
         self.host, port = self.url[len("http://"):].rstrip("/").rsplit(":", 1)
         self.port = int(port)
@@ -187,3 +187,20 @@ def start_daemon():
         if daemon.proc.poll() is None:
             daemon.proc.kill()
             daemon.proc.wait()
+
+
+def unprivileged() -> tuple[str, ...]:
+    """A command prefix under which file permissions bind, even for root.
+
+    Root ignores a file's mode through CAP_DAC_OVERRIDE; without it (and
+    CAP_DAC_READ_SEARCH) a root process is refused like anyone else.
+    """
+    import shutil
+
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    caps = "-dac_override,-dac_read_search"
+    return (setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}")
