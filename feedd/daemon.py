@@ -156,7 +156,11 @@ class Daemon:
             # Not shutdown(wait=True): it holds the job store's lock while it waits,
             # and a running job that schedules its successor would deadlock on it.
             self._scheduler.shutdown(wait=False)
-        if not self._job_lock.acquire(timeout=SHUTDOWN_SECONDS):  # the job in flight stops between batches
+        # Wait for the job in flight (it stops between batches); jobs still
+        # queued behind it see the stop flag and return at once.
+        if self._job_lock.acquire(timeout=SHUTDOWN_SECONDS):
+            self._job_lock.release()
+        else:
             log.warning("a job is still running; stopping anyway (the next start reconciles)")
         if self.server:
             self.server.stop()

@@ -117,7 +117,9 @@ def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str)
     title = feed_title(site, feed)
     fg.id(feed_id(site, feed))
     fg.title(title)
-    fg.description(site.description if feed.kind == "all" else f"{site.description}: {feed.title}")
+    description = site.description if feed.kind == "all" else f"{site.description}: {feed.title}"
+    # Atom's subtitle is text; RSS readers render a description as HTML.
+    fg.description(description if fmt == "atom" else html.escape(description, quote=False))
     fg.author({"name": site.author})
     fg.generator("feedd", __version__)
     # RSS takes the channel <link> from the last link() call: self first.

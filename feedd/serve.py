@@ -238,6 +238,8 @@ class FeedServer:
             self.port = sockets[0].getsockname()[1]
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.version < (1, 0):  # a request line without a version (or a smuggled CRLF)
+            return web.Response(status=400, text="bad request\n", headers={"Connection": "close"})
         if request.method not in ("GET", "HEAD"):
             return web.Response(status=405, text="method not allowed\n", headers={"Allow": "GET, HEAD"})
         if request.raw_path.split("?", 1)[0] == "/healthz":
