@@ -60,9 +60,10 @@ def test_drop_edit_move_delete(site, start_daemon):
 def test_a_half_written_file_is_never_served(site, start_daemon):
     daemon = start_daemon(site.root)
     body = FR + "\n".join(f"Paragraphe {n} sur la guerre en Ukraine et ses conséquences." for n in range(40)) + "\nFIN.\n"
+    chunk = len(body) // 8 + 1  # eight chunks, 0.4 s apart: written over more than 3 s
     with open(site.seeds / "slow.txt", "w", encoding="utf-8") as fh:
-        for n, start in enumerate(range(0, len(body), len(body) // 6)):
-            fh.write(body[start:start + len(body) // 6])
+        for start in range(0, len(body), chunk):
+            fh.write(body[start:start + chunk])
             fh.flush()
             deadline = time.monotonic() + 0.4  # the writer's pace is what is under test
             while time.monotonic() < deadline:
