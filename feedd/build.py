@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from . import __version__, document, render
+from . import __version__, document, lemmas, render
 from .config import Config
 from .index import FileState, Index
 from .language import UNDETERMINED, detect_language
@@ -27,7 +27,7 @@ from .model import (ALL_FEED, Document, Feed, Parsed, Rejected, Topic, language_
                     topic_feed_name)
 from .publish import publish_if_changed, remove_stale_temp_files, sync_folders, unpublish
 from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
-from .topics import assign_topics, folder_of
+from .topics import Forms, Tagging, assign_topics, fold_forms, folder_of, rule_words
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,40 @@ class Analysis:
     topics: tuple[Topic, ...]
 
 
-def analyse(raw: bytes, path: str, config: Config) -> Analysis:
-    """Parse, detect the language, assign topics: pure, so it can run anywhere."""
+def read(raw: bytes, path: str, config: Config) -> tuple[Parsed, str]:
+    """Parse and detect the language: pure, and the costly half of the work."""
     parsed = document.parse(raw, path, config.site.zone)
-    lang = parsed.lang or detect_language(parsed.text or parsed.title, config.language)
-    topics = assign_topics(parsed.title, parsed.text, parsed.tags, folder_of(path), config.topics)
-    return Analysis(parsed, lang, topics)
+    return parsed, parsed.lang or detect_language(parsed.text or parsed.title, config.language)
+
+
+def tag(parsed: Parsed, lang: str, path: str, config: Config, forms: Forms) -> Tagging:
+    """Topics for a read document, given the rule keywords' forms in its language."""
+    return assign_topics(parsed.title, parsed.text, parsed.tags, folder_of(path), config.topics, lang, forms)
+
+
+def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
+    """Read and tag one document, as :func:`sync` would."""
+    parsed, lang = read(raw, path, config)
+    tagging = tag(parsed, lang, path, config, keyword_forms(config, lang))
+    return Analysis(parsed, lang, tagging.topics), tagging
+
+
+def keyword_forms(config: Config, lang: str) -> Forms:
+    """Inflections of the rules' words in ``lang`` (cached per machine; see :mod:`feedd.lemmas`)."""
+    return keyword_forms_many(config, [lang])[lang]
+
+
+def keyword_forms_many(config: Config, langs: Iterable[str]) -> dict[str, Forms]:
+    langs = sorted(set(langs))
+    words = rule_words(config.topics)
+    if not words:
+        return {lang: {} for lang in langs}
+    try:
+        found = lemmas.lookup_many(langs, words)
+    except Exception as exc:  # a child killed for memory, say: match as written this time
+        log.warning("could not look up inflections (%s); keywords match as written", exc)
+        return {lang: {} for lang in langs}
+    return {lang: fold_forms(found[lang]) for lang in langs}
 
 
 def document_feeds(doc: Document | None) -> set[str]:
@@ -215,13 +243,16 @@ def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, 
                 report.unchanged += 1
                 continue
             reads.append((seed, raw, digest))
+        readings = []
         for seed, raw, digest in reads:
-            state = known.get(seed.path)
             try:
-                analysis = analyse(raw, seed.path, config)
+                readings.append((seed, digest, *read(raw, seed.path, config)))
             except Rejected as rejection:
-                _reject(index, seed, digest, rejection, state, report, now)
-                continue
+                _reject(index, seed, digest, rejection, known.get(seed.path), report, now)
+        forms = keyword_forms_many(config, {r[3] for r in readings})
+        for seed, digest, parsed, lang in readings:
+            state = known.get(seed.path)
+            analysis = Analysis(parsed, lang, tag(parsed, lang, seed.path, config, forms[lang]).topics)
             previous = index.get(seed.path)
             source, moved_from = state, None
             if state is None:
@@ -393,7 +424,7 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
 
 def analysis_stamp(config: Config) -> str:
     """What a document's language and topics depend on besides its bytes."""
-    parts = [__version__, repr(config.topics), repr(config.language), repr(config.site.zone)]
+    parts = [__version__, lemmas.LEMMATISER, repr(config.topics), repr(config.language), repr(config.site.zone)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

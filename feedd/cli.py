@@ -12,9 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .build import analyse, build
+from . import render
+from .build import analyse, build, keyword_forms
 from .config import CONFIG_NAME, DEFAULT_TOML, ConfigError, load_config
-from .document import content_hash, document_key
+from .document import content_hash, document_key, parse
 from .index import Index
 from .model import Rejected, shown_path
 from .render import entry_id
@@ -70,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     run = command("run", cmd_run, "watch seeds/, publish changes within a second, and serve feeds/ over HTTP")
     run.add_argument("--host", help="listen on this address (default: [server] host)")
     run.add_argument("--port", type=int, help="listen on this port, 0 for any free one (default: [server] port)")
+    topics = commands.add_parser("topics", help="help with topic rules").add_subparsers(dest="topics_command",
+                                                                                       metavar="SUBCOMMAND", required=True)
+    suggest = topics.add_parser("suggest", parents=[common], help="print, per language, key phrases of the indexed "
+                                "documents that no topic rule covers yet",
+                                description="Print, per language, the key phrases (YAKE) of the newest indexed "
+                                "documents that no topic rule matches yet: candidates for new keywords.")
+    suggest.set_defaults(handler=cmd_topics_suggest)
+    suggest.add_argument("--docs", type=int, default=200, help="newest documents read per language (default: 200)")
+    suggest.add_argument("--top", type=int, default=15, help="phrases shown per language (default: 15)")
+    suggest.add_argument("--json", action="store_true", help="one JSON object per language")
     lister = command("list", cmd_list, "show the documents in the index, and the rejected files")
     lister.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
@@ -129,7 +140,7 @@ def cmd_check(args) -> int:
         if seed is None:
             raise Rejected(relpath, "not a regular file (or a link out of seeds/)")
         raw = read_seed(path.parent, seed, config.input.max_bytes)
-        analysis = analyse(raw, relpath, config)
+        analysis, tagging = analyse(raw, relpath, config)
     except FileNotFoundError:
         print(f"feedd: error: {path}: no such file", file=sys.stderr)
         return 1
@@ -150,7 +161,8 @@ def cmd_check(args) -> int:
         "title": parsed.title,
         "date": parsed.date.isoformat() if parsed.date else None,
         "language": analysis.lang,
-        "topics": [{"slug": t.slug, "title": t.title} for t in analysis.topics],
+        "topics": [{"slug": t.slug, "title": t.title, "because": _because(t.slug, tagging)} for t in analysis.topics],
+        "rules_not_applied": [_rule_match(m) for m in tagging.matches if not m.applies],
         **identity,
         "author": parsed.author,
         "link": parsed.link,
@@ -160,13 +172,84 @@ def cmd_check(args) -> int:
     return 0
 
 
-def cmd_list(args) -> int:
+def _because(slug: str, tagging) -> object:
+    """Why a topic was given: the header, the folder, or which words matched which rule."""
+    source = tagging.sources.get(slug)
+    if source != "rule":
+        return {"tags": "the document's tags: header", "folder": "the folder the file is in"}.get(source, source)
+    return next(_rule_match(m) for m in tagging.matches if m.rule.slug == slug)
+
+
+def _rule_match(match) -> dict:
+    explained = {
+        "rule": f"[topics.{match.rule.slug}]",
+        "hits": match.count,
+        "min_hits": match.rule.min_hits,
+        "matched": [{"keyword": hit.keyword, "count": hit.count, "words": list(hit.examples)} for hit in match.hits],
+    }
+    if match.excluded_by:
+        explained["excluded_by"] = [{"keyword": hit.keyword, "words": list(hit.examples)} for hit in match.excluded_by]
+    return explained
+
+
+def cmd_topics_suggest(args) -> int:
+    from .suggest import suggest_all, supported
+
+    config, index = _open_index(args)
+    if index is None:
+        return 1
+    now = datetime.now(timezone.utc)
+    texts: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    with index:
+        for feed in index.feeds():
+            if feed.kind != "language":
+                continue
+            if not supported(feed.lang):
+                skipped.append(feed.lang)
+                continue
+            for doc in index.latest(feed, now, args.docs):
+                text = _seed_text(config, doc.path)
+                if text:
+                    texts.append((doc.lang, text))
+    found = suggest_all(texts, config.topics, lambda lang: keyword_forms(config, lang), args.top)
+    for lang, suggestions in found.items():
+        if args.json:
+            print(json.dumps({"language": lang, "phrases": [dataclasses.asdict(s) for s in suggestions]},
+                             ensure_ascii=False))
+            continue
+        print(f"{lang} ({render.language_name(lang)}), {sum(1 for l, _ in texts if l == lang)} documents:")
+        for s in suggestions:
+            print(f"  {s.phrase:40}  in {s.documents} document{'s' if s.documents != 1 else ''}")
+    for lang in skipped:
+        print(f"{lang}: skipped (key phrases need word segmentation in this script)", file=sys.stderr)
+    return 0
+
+
+def _seed_text(config, path: str) -> str | None:
+    """The document's text as it is now in seeds/ (the index keeps no full text)."""
+    seed = stat_seed(config.seeds_dir, path)
+    try:
+        return parse(read_seed(config.seeds_dir, seed, config.input.max_bytes), path, config.site.zone).text if seed else None
+    except (Rejected, OSError):
+        return None
+
+
+def _open_index(args):
+    """The config, and the index or None (said on stderr) when nothing was built yet."""
     config = load_config(args.root)
     if not config.index_path.exists():
         print("the index is empty: run feedd build first", file=sys.stderr)
+        return config, None
+    return config, Index(config.index_path)
+
+
+def cmd_list(args) -> int:
+    config, index = _open_index(args)
+    if index is None:
         return 0
     now = datetime.now(timezone.utc)
-    with Index(config.index_path) as index:
+    with index:
         for doc in index.documents():
             state = "embargoed" if doc.published > now else "published"
             if args.json:

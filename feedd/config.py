@@ -72,10 +72,12 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class LanguageConfig:
-    # Below this many letters a detector guesses; feedd says "und" instead.
+    # Below this many characters a detector guesses; feedd says "und" instead
+    # (unless the script decides, or for enough Han characters).
     min_chars: int = 20
-    # Below this probability the answer is "und", never a confident mistake.
-    threshold: float = 0.80
+    # Below this confidence the answer is "und", never a confident mistake
+    # (0.7: bench/language.py, best accuracy at fewer wrong answers than langdetect).
+    threshold: float = 0.70
     # Restrict answers to the languages a site publishes in (empty: any).
     candidates: tuple[str, ...] = ()
 
@@ -94,7 +96,18 @@ class DaemonConfig:
 class TopicRule:
     slug: str
     title: str
-    keywords: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # for documents in any language
+    by_language: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (language, keywords) for that language only
+    exclude: tuple[str, ...] = ()  # any of these, and the rule does not apply
+    min_hits: int = 1  # occurrences of its keywords needed
+
+    def keywords_for(self, lang: str) -> tuple[str, ...]:
+        """``keywords`` plus the list for ``lang`` (``fr`` also serves ``fr-CA``)."""
+        extra = [words for code, words in self.by_language if code == lang or code == lang.split("-")[0]]
+        return self.keywords + tuple(word for words in extra for word in words)
+
+    def all_words(self) -> tuple[str, ...]:
+        return self.keywords + self.exclude + tuple(w for _, words in self.by_language for w in words)
 
 
 @dataclass(frozen=True)
@@ -230,15 +243,39 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
             raise ConfigError(f"{source}: [{key}] has no usable ASCII slug")
         if slug in rules:
             raise ConfigError(f"{source}: [{key}] has the same slug {slug!r} as another topic")
-        unknown = set(body) - {"title", "keywords"}
+        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits"}
         if unknown:
             raise ConfigError(f"{source}: unknown key {key}.{sorted(unknown)[0]}")
         title = _coerce(body.get("title", name), "", f"{key}.title", source)
-        keywords = _coerce(body.get("keywords", []), (), f"{key}.keywords", source)
-        if any(not k.strip() for k in keywords):
-            raise ConfigError(f"{source}: {key}.keywords has an empty keyword")
-        rules[slug] = TopicRule(slug=slug, title=title, keywords=keywords)
+        keywords = _keyword_list(body.get("keywords", []), f"{key}.keywords", source)
+        exclude = _keyword_list(body.get("exclude", []), f"{key}.exclude", source)
+        min_hits = _coerce(body.get("min_hits", 1), 1, f"{key}.min_hits", source)
+        if min_hits < 1:
+            raise ConfigError(f"{source}: {key}.min_hits must be at least 1")
+        by_language = body.get("by_language", {})
+        if not isinstance(by_language, dict):
+            raise ConfigError(f"{source}: {key}.by_language must be a table like {{ fr = [\"…\"] }}")
+        per_language = tuple(
+            (_language_key(code, f"{key}.by_language.{code}", source),
+             _keyword_list(words, f"{key}.by_language.{code}", source))
+            for code, words in sorted(by_language.items())
+        )
+        rules[slug] = TopicRule(slug=slug, title=title, keywords=keywords, by_language=per_language,
+                                exclude=exclude, min_hits=min_hits)
     return tuple(rules[s] for s in sorted(rules))
+
+
+def _keyword_list(value: Any, key: str, source: str) -> tuple[str, ...]:
+    words = _coerce(value, (), key, source)
+    if any(not word.strip() for word in words):
+        raise ConfigError(f"{source}: {key} has an empty keyword")
+    return tuple(unicodedata.normalize("NFC", word.strip()) for word in words)
+
+
+def _language_key(code: str, key: str, source: str) -> str:
+    if not code.replace("-", "").isalnum() or not 2 <= len(code.split("-")[0]) <= 3:
+        raise ConfigError(f"{source}: {key} is not a language code like 'fr' or 'pt-BR'")
+    return code
 
 
 def _validate(config: Config, source: str) -> None:
@@ -305,7 +342,7 @@ max_age = 60   # Cache-Control max-age of served files, seconds
 
 [language]
 min_chars = 20     # shorter text is "und" (undetermined), never a guess
-threshold = 0.80   # lower detector confidence is "und"
+threshold = 0.70   # lower detector confidence is "und"
 candidates = []    # e.g. ["fr", "en"] to restrict answers to these
 
 [daemon]
@@ -314,9 +351,15 @@ write_timeout_seconds = 5.0  # or after this long unchanged, if no close is seen
 rescan_seconds = 300         # full rescan of seeds/, in case the watcher missed anything
 
 # Topic rules: a document is tagged with a topic when a keyword occurs as a
-# whole word (case and accents ignored) in its title or body. Documents are
-# also tagged by their "tags:" header and by their first folder under seeds/.
+# whole word or phrase (case and accents ignored, inflected forms too:
+# "drone" finds "drones") in its title or body. Documents are also tagged by
+# their "tags:" header and by their first folder under seeds/.
 [topics.example]
 title = "Example"
-keywords = ["example"]
+keywords = ["example"]          # any language
+# exclude = ["counterexample"]  # any of these, and the topic does not apply
+# min_hits = 1                  # keyword occurrences needed
+# [topics.example.by_language]  # more keywords, only for documents in that language
+# fr = ["exemple"]
+# de = ["Beispiel"]
 '''

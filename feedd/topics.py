@@ -1,50 +1,157 @@
-"""Tag a document with topics (pure): its ``tags`` header, its folder, and rules."""
+"""Tag a document with topics (pure): its ``tags`` header, its folder, and rules.
+
+A rule keyword matches whole words, case and accents ignored, in any of
+their inflected forms in the document's language (the forms come from
+:mod:`feedd.lemmas`, passed in); a keyword of several words matches them in
+sequence; a keyword in a script written without spaces (Chinese, Japanese,
+Thai) matches anywhere in the text.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .config import TopicRule, topic_slug
 from .model import Topic
 
+# folded keyword word → folded spellings that count as it (itself included)
+Forms = Mapping[str, frozenset[str]]
+
 _WORD = re.compile(r"\w+")
-# Accents and other combining marks (Latin, Greek, Cyrillic, Hebrew points,
-# Arabic harakat), and invisible format characters (zero-width space, soft hyphen).
-_MARKS = re.compile(
-    "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
-    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u00ad\u200b-\u200f\u2060-\u2064\ufeff]"
-)
+# Invisible format characters (soft hyphen, zero-width space and joiners, BOM)
+# split nothing for a reader, so they split nothing here.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060-\u2064\ufeff]")
 _UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SPACE = re.compile(r"\s+")
+# Examples of matched text kept per keyword, for `feedd check`.
+_EXAMPLES = 3
 
 
-def match_text(text: str) -> str:
-    """Words of ``text``, accents and case folded, one space apart and around.
-
-    A keyword (or phrase) matches as a whole word when its own ``match_text``
-    is a substring of this; that handles single words and phrases alike.
-    """
-    stripped = _MARKS.sub("", unicodedata.normalize("NFKD", text))
-    return " " + " ".join(_WORD.findall(stripped.casefold())) + " "
+@lru_cache(maxsize=1 << 16)
+def fold(word: str) -> str:
+    """Case and accents ignored: ``Élysée`` → ``elysee``, ``Україні`` → ``украіні``."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def matching_rules(title: str, text: str, rules: Iterable[TopicRule]) -> list[TopicRule]:
-    haystack = match_text(title + "\n" + text)
-    return [rule for rule in rules if any(needle in haystack for needle in _needles(rule.keywords))]
+def words_of(keyword: str) -> list[str]:
+    """A keyword's words as written (NFC), for the lemmatiser."""
+    return _WORD.findall(_INVISIBLE.sub("", unicodedata.normalize("NFC", keyword)))
 
 
-@lru_cache(maxsize=4096)
-def _needles(keywords: tuple[str, ...]) -> tuple[str, ...]:
-    """Match forms of the keywords: ``" word "``, or bare for unspaced scripts."""
-    needles = []
-    for keyword in keywords:
-        needle = match_text(keyword)
-        if needle.strip():
-            # Chinese, Japanese and Thai do not separate words: match anywhere.
-            needles.append(needle.strip() if _UNSPACED.search(needle) else needle)
-    return tuple(needles)
+def rule_words(rules: Iterable[TopicRule]) -> set[str]:
+    """Every word the rules may look for, whose inflections are wanted."""
+    return {word for rule in rules for keyword in rule.all_words() if not _UNSPACED.search(keyword)
+            for word in words_of(keyword)}
+
+
+def fold_forms(inflections: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
+    """:func:`feedd.lemmas.inflect`'s answer, folded for matching."""
+    folded: dict[str, set[str]] = {}
+    for word, forms in inflections.items():
+        folded.setdefault(fold(word), set()).update(fold(form) for form in forms)
+    return {word: frozenset(forms) for word, forms in folded.items()}
+
+
+@dataclass(frozen=True)
+class Hit:
+    keyword: str
+    at: frozenset[int]  # where the matches start (negative: in unspaced text)
+    examples: tuple[str, ...]  # the text's words that matched, as written
+
+    @property
+    def count(self) -> int:
+        return len(self.at)
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """Why a rule applies to a document, or why not."""
+
+    rule: TopicRule
+    hits: tuple[Hit, ...]
+    excluded_by: tuple[Hit, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """Places in the text that matched: ``drone`` and ``drones`` on one word count once."""
+        return len(frozenset().union(*(hit.at for hit in self.hits)))
+
+    @property
+    def applies(self) -> bool:
+        return self.count >= self.rule.min_hits and not self.excluded_by
+
+
+class Text:
+    """A document's words, folded once, looked up by every keyword."""
+
+    def __init__(self, text: str):
+        self.text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+        self.spans = [m.span() for m in _WORD.finditer(self.text)]
+        self.folded = [fold(self.text[start:end]) for start, end in self.spans]
+        self.positions: dict[str, list[int]] = {}
+        for i, word in enumerate(self.folded):
+            self.positions.setdefault(word, []).append(i)
+        self._squeezed: str | None = None
+
+    def find(self, keyword: str, forms: Forms) -> Hit | None:
+        if _UNSPACED.search(keyword):
+            return self._find_unspaced(keyword)
+        wanted = [forms.get(word, frozenset((word,))) | {word} for word in map(fold, words_of(keyword))]
+        if not wanted:
+            return None
+        starts = sorted(i for form in wanted[0] for i in self.positions.get(form, ()))
+        at, examples, last_end = [], [], -1
+        for i in starts:
+            end = i + len(wanted)
+            if i <= last_end or end > len(self.folded):
+                continue  # overlapping a match already counted, or past the end
+            if all(self.folded[i + j] in wanted[j] for j in range(1, len(wanted))):
+                at.append(i)
+                last_end = end - 1
+                example = self.text[self.spans[i][0]:self.spans[end - 1][1]]
+                if len(examples) < _EXAMPLES and example not in examples:
+                    examples.append(example)
+        return Hit(keyword, frozenset(at), tuple(examples)) if at else None
+
+    def _find_unspaced(self, keyword: str) -> Hit | None:
+        if self._squeezed is None:
+            self._squeezed = fold(_SPACE.sub("", self.text))
+        needle = fold(_SPACE.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", keyword))))
+        at, start = [], self._squeezed.find(needle)
+        while needle and start >= 0:
+            at.append(-1 - start)
+            start = self._squeezed.find(needle, start + len(needle))
+        return Hit(keyword, frozenset(at), (keyword,)) if at else None
+
+
+def match_rules(title: str, text: str, lang: str, rules: Iterable[TopicRule], forms: Forms) -> list[RuleMatch]:
+    """Each rule with a keyword or an excluding word in the document, and what matched."""
+    words = Text(_haystack(title, text))
+    found = []
+    for rule in rules:
+        hits = tuple(hit for keyword in rule.keywords_for(lang) if (hit := words.find(keyword, forms)))
+        if hits:
+            excluded = tuple(hit for keyword in rule.exclude if (hit := words.find(keyword, forms)))
+            found.append(RuleMatch(rule, hits, excluded))
+    return found
+
+
+def _haystack(title: str, text: str) -> str:
+    """The title counts once: it is often the text's first sentence."""
+    head = title.rstrip("…").strip()
+    return text if head and text.startswith(head) else f"{title}\n{text}"
+
+
+@dataclass(frozen=True)
+class Tagging:
+    topics: tuple[Topic, ...]
+    sources: dict[str, str] = field(default_factory=dict)  # slug → "tags", "folder" or "rule"
+    matches: tuple[RuleMatch, ...] = ()
 
 
 def assign_topics(
@@ -53,17 +160,25 @@ def assign_topics(
     tags: Iterable[str],
     folder: str | None,
     rules: tuple[TopicRule, ...],
-) -> tuple[Topic, ...]:
+    lang: str = "und",
+    forms: Forms | None = None,
+) -> Tagging:
     """Merge the three sources; a configured rule's title wins for its slug."""
     titles = {rule.slug: rule.title for rule in rules}
     found: dict[str, str] = {}
-    for name in [*tags, *([folder] if folder else [])]:
-        slug = topic_slug(name)
-        if slug:
-            found.setdefault(slug, titles.get(slug, name))
-    for rule in matching_rules(title, text, rules):
-        found.setdefault(rule.slug, rule.title)
-    return tuple(Topic(slug, found[slug]) for slug in sorted(found))
+    sources: dict[str, str] = {}
+    for source, names in (("tags", tags), ("folder", [folder] if folder else [])):
+        for name in names:
+            slug = topic_slug(name)
+            if slug and slug not in found:
+                found[slug] = titles.get(slug, name)
+                sources[slug] = source
+    matches = tuple(match_rules(title, text, lang, rules, forms or {}))
+    for match in matches:
+        if match.applies and match.rule.slug not in found:
+            found[match.rule.slug] = match.rule.title
+            sources[match.rule.slug] = "rule"
+    return Tagging(tuple(Topic(slug, found[slug]) for slug in sorted(found)), sources, matches)
 
 
 def folder_of(path: str) -> str | None:

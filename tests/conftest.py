@@ -69,6 +69,20 @@ def parse_feed(data: bytes) -> feedparser.FeedParserDict:
     return parsed
 
 
+@pytest.fixture(scope="session", autouse=True)
+def inflection_cache(tmp_path_factory) -> Path:
+    """One cache of keyword inflections for the session (a machine has one too):
+    each language's dictionary is loaded once, not once per test project."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)  # inherited by the daemons and CLIs the tests start
+    yield cache
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path / "site")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, parse_feed
+from conftest import TOML, Project, parse_feed
 from feedd.build import build
 from feedd.index import Index
 
@@ -60,6 +60,27 @@ def test_every_topic_source_reaches_its_feed(project):
     assert len(ids(project, "topics/local-news.atom")) == 1  # folder
     assert len(ids(project, "all.atom")) == 3
     assert len(ids(project, "languages/en.atom")) == 1 and len(ids(project, "languages/fr.atom")) == 2
+
+
+def test_inflected_forms_reach_topic_feeds_in_each_language(project):
+    project.write_config(TOML + """
+[topics.war]
+title = "War"
+keywords = ["війна", "guerre"]
+[topics.war.by_language]
+de = ["Krieg"]
+""")
+    project.seed("uk.txt", " date 2026-03-10 Війни закінчуються за столом переговорів, сказав міністр закордонних "
+                           "справ у понеділок, після зустрічі з колегами.")
+    project.seed("fr.txt", " date 2026-03-10 Les deux guerres ont bouleversé l'économie de la région, selon un "
+                           "rapport publié lundi par la Banque mondiale.")
+    project.seed("de.txt", " date 2026-03-10 Die Kriege der letzten Jahre haben die Energiepreise in Europa "
+                           "stark steigen lassen, sagte die Ministerin.")
+    project.seed("en.txt", " date 2026-03-10 Krieg is not an English word, and this article is about gardening "
+                           "in the spring.")
+    build(project.config, now=NOW)
+    war = project.feed("topics/war.atom")
+    assert sorted(e.link.rsplit("/", 1)[-1][:2] for e in war.entries) == ["de", "fr", "uk"]
 
 
 def test_a_second_build_changes_no_byte(project):

@@ -25,6 +25,10 @@ def test_every_command_has_help(command):
     assert "--root" in out and len(out.splitlines()) > 3
 
 
+def test_topics_suggest_has_help():
+    assert "--docs" in feedd("topics", "suggest", "--help").stdout
+
+
 def test_top_level_help_lists_every_command():
     out = feedd("--help").stdout
     for command in COMMANDS:
@@ -67,6 +71,53 @@ def test_check_prints_json(tmp_path):
     # Once indexed, check reports the id the index gave it.
     feedd("build", "--root", project.root)
     assert json.loads(feedd("check", "--root", project.root, path).stdout)["id"] == report["id"]
+
+
+def test_check_explains_each_topic_decision(tmp_path):
+    project = Project(tmp_path / "site", TOML + """
+[topics.energy]
+title = "Energy"
+keywords = ["power plant"]
+exclude = ["Ukrainefest"]
+""")
+    path = project.seed("war/a.txt", " date 2026-03-08 Two drones hit a power plant near Kyiv overnight. "
+                                     "A drone also fell on the Ukrainefest stage.")
+    report = json.loads(feedd("check", "--root", project.root, path).stdout)
+    because = {t["slug"]: t["because"] for t in report["topics"]}
+    assert because["war"] == "the folder the file is in"
+    assert because["defense"]["rule"] == "[topics.defense]"
+    assert because["defense"]["hits"] == 2  # "drones" and "drone": the keywords "drone" and "drones" on one word count once
+    assert {"keyword": "drone", "count": 2, "words": ["drones", "drone"]} in because["defense"]["matched"]
+    assert because["ukraine"]["matched"] == [{"keyword": "Kyiv", "count": 1, "words": ["Kyiv"]}]
+    [energy] = report["rules_not_applied"]
+    assert energy["rule"] == "[topics.energy]"
+    assert energy["excluded_by"] == [{"keyword": "Ukrainefest", "words": ["Ukrainefest"]}]
+
+
+def test_topics_suggest_prints_uncovered_key_phrases_per_language(tmp_path):
+    project = Project(tmp_path / "site", TOML)
+    english = [
+        "Scientists warned on Monday that pollution in Lake Baikal has reached record levels, and a drone survey confirmed it.",
+        "Fishermen on Lake Baikal say the pollution has emptied their nets; drones now patrol the shore.",
+        "A new report on Lake Baikal blames paper mills for the pollution of the deepest lake on Earth.",
+    ]
+    french = [
+        "La réforme des retraites sera débattue mardi à l'Assemblée nationale, a annoncé le gouvernement.",
+        "Les syndicats appellent à manifester contre la réforme des retraites partout en France jeudi.",
+        "La réforme des retraites divise encore la majorité, selon un sondage publié dimanche.",
+    ]
+    for i, text in enumerate(english + french):
+        project.seed(f"{i}.txt", f" date 2026-03-0{i + 1} {text}")
+    feedd("build", "--root", project.root)
+    lines = [json.loads(line) for line in feedd("topics", "suggest", "--root", project.root, "--json").stdout.splitlines()]
+    phrases = {line["language"]: [p["phrase"].lower() for p in line["phrases"]] for line in lines}
+    assert set(phrases) == {"en", "fr"}
+    assert "lake baikal" in phrases["en"][:3]
+    assert any("retraites" in phrase for phrase in phrases["fr"][:3])
+    # Phrases a rule already covers are not suggested ("drone" is a defense keyword).
+    assert not any("drone" in phrase for phrases_ in phrases.values() for phrase in phrases_)
+    text = feedd("topics", "suggest", "--root", project.root).stdout
+    assert text.startswith("en (English), 3 documents:")
 
 
 def test_check_explains_a_rejection_in_one_line(tmp_path):

@@ -36,7 +36,29 @@ def test_topics_get_ascii_slugs_and_default_titles(tmp_path):
     assert [(r.slug, r.title, r.keywords) for r in config.topics] == [("defense", "Défense", ("drone",))]
 
 
+def test_topic_rules_take_language_lists_exclusions_and_min_hits(tmp_path):
+    config = load_config(write(tmp_path, """
+[topics.ukraine]
+keywords = ["Ukraine"]
+exclude = ["Ukrainefest"]
+min_hits = 2
+[topics.ukraine.by_language]
+fr = ["ukrainien", "ukrainienne"]
+uk = ["Україна"]
+"""))
+    [rule] = config.topics
+    assert rule.exclude == ("Ukrainefest",) and rule.min_hits == 2
+    assert rule.keywords_for("fr") == ("Ukraine", "ukrainien", "ukrainienne")
+    assert rule.keywords_for("uk") == ("Ukraine", "Україна")
+    assert rule.keywords_for("en") == ("Ukraine",)
+
+
 @pytest.mark.parametrize("text, key", [
+    ("[topics.x]\nmin_hits = 0\n", "topics.x.min_hits"),
+    ("[topics.x]\nexclude = ['']\n", "topics.x.exclude"),
+    ("[topics.x]\nby_language = ['fr']\n", "topics.x.by_language"),
+    ("[topics.x.by_language]\nfrench = ['x']\n", "topics.x.by_language.french"),
+    ("[topics.x.by_language]\nfr = 'x'\n", "topics.x.by_language.fr"),
     ("[site]\ntittle = 'x'\n", "site.tittle"),
     ("[feeds]\nmax_items = 'many'\n", "feeds.max_items"),
     ("[feeds]\nmax_items = 0\n", "feeds.max_items"),

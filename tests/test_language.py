@@ -38,8 +38,25 @@ def test_results_are_deterministic():
 
 
 def test_low_confidence_is_undetermined():
-    strict = LanguageConfig(threshold=1.0)
-    assert detect_language("Hola amigo, esto es un texto corto de prueba.", strict) == "und"
+    text = "Ahora respondo a la demanda ocasional."
+    assert detect_language(text, DEFAULT) == "es"
+    assert detect_language(text, LanguageConfig(threshold=0.99)) == "und"
+    assert detect_language("Pizza Margherita, Tapas, Sushi, Bratwurst", DEFAULT) == "und"
+
+
+@pytest.mark.parametrize("text, code", [
+    # Each of these, langdetect alone gets wrong (in brackets).
+    ("Он ждет на севере района, около ворот.", "ru"),  # (bg)
+    ("Denna verksamhetsform har stora friheter.", "sv"),  # (no)
+    ("Як і кожна людина, яка мала нещастя бути «советским человеком».", "uk"),  # (ru)
+    ("Biografie Cornelis van den Burg werd omstreeks 1752 geboren.", "nl"),  # (af)
+    ("Надо готовиться?", "und"),  # under 20 characters, nothing proves it
+    ("Вы готовы?", "ru"),  # under 20, but only Russian writes "ы"
+    ("Ви готові?", "uk"),  # under 20, but only Ukrainian writes "і"
+    ("東京都知事選挙", "und"),  # Han only and short: could be Japanese
+])
+def test_close_languages_and_short_texts(text, code):
+    assert detect_language(text, DEFAULT) == code
 
 
 def test_candidates_restrict_the_answer():

@@ -1,0 +1,179 @@
+"""Inflected forms of topic keywords, from simplemma's dictionaries.
+
+A word matches a keyword when both have the same lemma. Rather than
+lemmatising every word of every document, feedd asks the dictionary the
+reverse question once: which surface forms have this keyword's lemma?
+(``drone`` → ``drones``, ``droned``; ``Україна`` → ``Україні``, ``України``.)
+Matching is then a set lookup, and the dictionaries (40–400 MB and up to
+3 s to load per language) are only ever loaded in a short-lived child
+process, never in the daemon. The answers depend on nothing but the word,
+the language and :data:`LEMMATISER`, so they are kept in a per-user cache
+(:func:`cache_path`) shared by every project: each language and keyword is
+looked up once per machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from difflib import SequenceMatcher
+from importlib.metadata import version
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LEMMATISER = f"simplemma {version('simplemma')}"
+
+# BCP 47 primary subtags that simplemma spells otherwise.
+_CODES = {"no": "nb", "sr": "hbs", "hr": "hbs", "bs": "hbs"}
+
+
+def lemmatiser_language(lang: str) -> str | None:
+    """simplemma's code for a document language, or None when it has no dictionary."""
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    primary = lang.split("-")[0].lower()
+    code = _CODES.get(primary, primary)
+    return code if code in SUPPORTED_LANGUAGES else None
+
+
+def cache_path() -> Path:
+    """systemd's CacheDirectory=, else the XDG cache folder."""
+    if os.environ.get("CACHE_DIRECTORY"):
+        return Path(os.environ["CACHE_DIRECTORY"].split(":")[0]) / "inflections.sqlite3"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "feedd" / "inflections.sqlite3"
+
+
+def lookup(lang: str, words: Iterable[str], cache: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Each word's forms in ``lang``: from the cache, or computed once and cached."""
+    return lookup_many([lang], words, cache)[lang]
+
+
+def lookup_many(langs: Iterable[str], words: Iterable[str],
+                cache: Path | None = None) -> dict[str, dict[str, tuple[str, ...]]]:
+    """:func:`lookup` for several languages, the missing ones computed side by side.
+
+    A cache that cannot be opened or written costs time, never correctness.
+    """
+    words = set(words)
+    langs = sorted(set(langs))
+    found: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in langs}
+    cache = cache or cache_path()
+    try:
+        db = _open_cache(cache)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("inflection cache %s unusable (%s): looking words up each time", cache, exc)
+        db = None
+    try:
+        missing: dict[str, set[str]] = {}
+        for lang in langs:
+            if lemmatiser_language(lang) is None:
+                found[lang] = {word: (word,) for word in words}
+                continue
+            if db is not None:
+                found[lang] = _cached(db, lang, words)
+            if words - found[lang].keys():
+                missing[lang] = words - found[lang].keys()
+        fresh = inflect_many(missing)
+        for lang, forms in fresh.items():
+            found[lang].update(forms)
+        if db is not None and fresh:
+            try:
+                with db:
+                    db.executemany("INSERT OR REPLACE INTO inflections VALUES (?, ?, ?, ?)",
+                                   [(LEMMATISER, lang, word, json.dumps(word_forms, ensure_ascii=False))
+                                    for lang, forms in fresh.items() for word, word_forms in forms.items()])
+            except sqlite3.Error as exc:
+                log.warning("inflection cache %s not written (%s)", cache, exc)
+    finally:
+        if db is not None:
+            db.close()
+    return found
+
+
+def _open_cache(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS inflections (lemmatiser TEXT, lang TEXT, word TEXT, forms TEXT,"
+                   " PRIMARY KEY (lemmatiser, lang, word))")
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
+def _cached(db: sqlite3.Connection, lang: str, words: set[str]) -> dict[str, tuple[str, ...]]:
+    rows = db.execute("SELECT word, forms FROM inflections WHERE lemmatiser = ? AND lang = ?", (LEMMATISER, lang))
+    return {word: tuple(json.loads(forms)) for word, forms in rows if word in words}
+
+
+def inflect(lang: str, words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each word's inflected forms in ``lang`` (itself included), computed in a child process."""
+    return inflect_many({lang: set(words)}).get(lang, {})
+
+
+def inflect_many(wanted: dict[str, set[str]]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """:func:`inflect` for several languages, in up to two child processes."""
+    jobs = {lang: (lemmatiser_language(lang), sorted(words)) for lang, words in wanted.items() if words}
+    found = {lang: {word: (word,) for word in words} for lang, (code, words) in jobs.items() if code is None}
+    jobs = {lang: job for lang, job in jobs.items() if job[0] is not None}
+    if not jobs:
+        return found
+    # spawn, not fork: the caller may be a daemon with threads, and the children's
+    # hundreds of megabytes go back to the system the moment they exit.
+    context = multiprocessing.get_context("spawn")
+    workers = min(len(jobs), 2, os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {lang: pool.submit(inflect_here, code, words) for lang, (code, words) in jobs.items()}
+        found.update({lang: future.result() for lang, future in futures.items()})
+    return found
+
+
+def inflect_here(code: str, words: list[str]) -> dict[str, tuple[str, ...]]:
+    """:func:`inflect` in this process: loads the language's whole dictionary."""
+    import simplemma
+    from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
+
+    wanted: dict[str, list[str]] = {}
+    forms: dict[str, set[str]] = {word: {word} for word in words}
+    for word in words:
+        lemma = simplemma.lemmatize(word, lang=code)
+        # German "war" is a form of "sein": a keyword that is another word's
+        # form, not a form of itself, is matched as written.
+        if related(word, lemma):
+            forms[word].add(lemma)
+            for spelling in {lemma, lemma.lower(), lemma.capitalize()}:
+                wanted.setdefault(spelling, []).append(word)
+    dictionary = DefaultDictionaryFactory().get_dictionary(code)
+    raw = getattr(dictionary, "_dict", None)
+    if isinstance(raw, dict):  # simplemma 1.1+ keeps bytes: 5x faster than decoding every entry
+        wanted_bytes = {lemma.encode(): owners for lemma, owners in wanted.items()}
+        pairs = ((surface.decode(), lemma.decode()) for surface, lemma in raw.items() if lemma in wanted_bytes)
+    else:
+        pairs = ((surface, lemma) for surface, lemma in dictionary.items() if lemma in wanted)
+    for surface, lemma in pairs:
+        if related(surface, lemma):
+            for word in wanted[lemma]:
+                forms[word].add(surface)
+    return {word: tuple(sorted(found)) for word, found in forms.items()}
+
+
+def related(a: str, b: str) -> bool:
+    """Do two spellings share a stem (half the shorter one), as inflections do?
+
+    Keeps suppletive forms out (``went``/``go``, ``ist``/``sein``): for a topic
+    rule they are other words, and would match far too much.
+    """
+    a, b = a.casefold(), b.casefold()
+    if a == b:
+        return True
+    match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return match.size >= max(2, (min(len(a), len(b)) + 1) // 2)
