@@ -97,6 +97,15 @@ def main() -> None:
             v[3] for v in runs["langdetect"].values())
         print(f"  time per call, feedd / langdetect: {ratio:.2f}x")
 
+    print("\nsentences of 20 characters or more (shorter ones are und unless their letters decide)")
+    corpus = {lang: [line for line in lines if len(line.strip()) >= 20] for lang, lines in load("sentences", args.limit).items()}
+    runs = {"langdetect": measure(plain_langdetect, corpus), "feedd": measure(feedd, corpus)}
+    print("| lang | n | langdetect acc % | feedd acc % |\n|---|---|---|---|")
+    for lang in corpus:
+        print(f"| {lang} | {len(corpus[lang])} | {runs['langdetect'][lang][0]:.1f} | {runs['feedd'][lang][0]:.2f} |")
+    print(f"| **mean** | | {statistics.mean(v[0] for v in runs['langdetect'].values()):.2f} | "
+          f"{statistics.mean(v[0] for v in runs['feedd'].values()):.2f} |")
+
     print("\ntext under 20 characters: wrong guesses (must be 0) among the first 5..19 characters of each sentence")
     corpus = load("sentences", args.limit)
     for name, detect in (("langdetect", plain_langdetect), ("feedd", feedd)):

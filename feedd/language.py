@@ -29,7 +29,7 @@ SAMPLE_CHARS = 600
 # Under this many characters even a script-decided answer is not given.
 MIN_SCRIPT_CHARS = 2
 # An orthographic cue must occur once per this many letters to rule languages out.
-CUE_EVERY = 200
+CUE_EVERY = 100
 # A language with at least this share of the trials is a contender.
 CONTENDER_SHARE = 0.05
 _WORDS = re.compile(r"\w+")
@@ -71,6 +71,7 @@ _SHARED_SCRIPTS = (
     ("han", "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff", ("zh-cn", "zh-tw")),
 )
 _HAN_LANGUAGES = ("zh-cn", "zh-tw")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Base rates: a close relative of a far more published language wins a short,
 # ambiguous text less often than langdetect's flat prior lets it. Enough
 # evidence still wins; a site that publishes in one of these lists it in
@@ -110,9 +111,14 @@ def detect_language(text: str, config: LanguageConfig) -> str:
     if letters < MIN_SCRIPT_CHARS:
         return UNDETERMINED
     for code, pattern in _DECIDING:
-        # Japanese mixes kana with kanji: a modest share of kana decides it.
-        share = 0.1 if code == "ja" else 0.5
-        if len(pattern.findall(sample)) >= max(MIN_SCRIPT_CHARS, share * letters):
+        found = len(pattern.findall(sample))
+        if code == "ja":
+            # Japanese mixes kana with kanji, and Chinese never writes kana: in
+            # text that is mostly kana and Han, one kana decides.
+            decides = found >= 1 and found + len(_HAN.findall(sample)) >= 0.5 * letters
+        else:
+            decides = found >= max(MIN_SCRIPT_CHARS, 0.5 * letters)
+        if decides:
             return code if _allowed(code, config) else UNDETERMINED
     candidates = _candidates(sample, letters)
     if len(text.strip()) < config.min_chars or letters < config.min_chars // 2:
@@ -144,7 +150,7 @@ def _candidates(sample: str, letters: int) -> list[str]:
         return list(_factory().langlist)  # mixed scripts: let langdetect weigh everything
     ruled_out: set[str] = set()
     # In a long text one foreign name ("Altıparmak" in Dutch) is not a cue:
-    # a language's own letters recur, once per 200 letters at the least.
+    # a language's own letters recur, once per 100 letters at the least.
     needed = max(1, letters // CUE_EVERY)
     for cue, rival, out in _ORTHOGRAPHY:
         if len(cue.findall(sample)) >= needed and not rival.search(sample):

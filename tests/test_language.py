@@ -54,6 +54,11 @@ def test_low_confidence_is_undetermined():
     ("Вы готовы?", "ru"),  # under 20, but only Russian writes "ы"
     ("Ви готові?", "uk"),  # under 20, but only Ukrainian writes "і"
     ("東京都知事選挙", "und"),  # Han only and short: could be Japanese
+    ("今度の７月７日土曜日", "ja"),  # one kana among Han: Chinese never writes kana
+    ("Fairy Tail (フェアリーテイ", "und"),  # a Japanese title in Latin text decides nothing
+    ("Naast correspondent was Jacob Kronika ook schrijver. Nadat Ogün Altıparmak zijn actieve loopbaan "
+     "beëindigde, hield hij zich onder andere bezig met de politiek van Turkije. Na de dood van Balon keerde "
+     "ze terug naar de eilanden om de troon op te eisen.", "nl"),  # one Turkish "ı" in a name rules nothing out
 ])
 def test_close_languages_and_short_texts(text, code):
     assert detect_language(text, DEFAULT) == code
