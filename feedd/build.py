@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -27,11 +27,14 @@ from .model import (ALL_FEED, Document, Feed, Parsed, Rejected, Topic, language_
                     topic_feed_name)
 from .publish import publish_if_changed, remove_stale_temp_files, sync_folders, unpublish
 from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
-from .topics import Forms, Tagging, assign_topics, fold_forms, folder_of, rule_words
+from .topics import Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
 
 log = logging.getLogger(__name__)
 
 BATCH = 256  # files read, analysed and committed together
+# This many files to read, or more, and they are parsed and their language
+# detected in worker processes, one per core (bench/build.py: 1.8x on 2 cores).
+PARALLEL_MIN = 64
 
 
 @dataclass
@@ -75,16 +78,66 @@ def read(raw: bytes, path: str, config: Config) -> tuple[Parsed, str]:
     return parsed, parsed.lang or detect_language(parsed.text or parsed.title, config.language)
 
 
-def tag(parsed: Parsed, lang: str, path: str, config: Config, forms: Forms) -> Tagging:
-    """Topics for a read document, given the rule keywords' forms in its language."""
-    return assign_topics(parsed.title, parsed.text, parsed.tags, folder_of(path), config.topics, lang, forms)
+def tag(parsed: Parsed, lang: str, path: str, config: Config, matcher: Matcher) -> Tagging:
+    """Topics for a read document, given the rules compiled for its language."""
+    return assign_topics(parsed.title, parsed.text, parsed.tags, folder_of(path), config.topics, lang,
+                         matcher=matcher)
 
 
 def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
     """Read and tag one document, as :func:`sync` would."""
     parsed, lang = read(raw, path, config)
-    tagging = tag(parsed, lang, path, config, keyword_forms(config, lang))
+    tagging = tag(parsed, lang, path, config, Matcher(config.topics, lang, keyword_forms(config, lang)))
     return Analysis(parsed, lang, tagging.topics), tagging
+
+
+class Readers:
+    """:func:`read` for many documents, in worker processes when it pays.
+
+    Fork where the caller has no other thread (``feedd build``): the workers
+    start at once and share the loaded language profiles. A daemon has
+    threads, so its workers are spawned, and only for a big batch.
+    """
+
+    def __init__(self, config: Config, files: int):
+        self.config = config
+        self.pool = None
+        workers = min(os.cpu_count() or 1, 8)
+        if files >= PARALLEL_MIN and workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "fork" if threading.active_count() == 1 else "spawn"
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                            initializer=_warm_up, initargs=(config,))
+
+    def read(self, items: list[tuple[bytes, str]]) -> list[tuple[Parsed, str] | Rejected]:
+        if self.pool is None or len(items) < 2:
+            return [_read_or_reject(raw, path, self.config) for raw, path in items]
+        work = partial(_read_or_reject, config=self.config)
+        return list(self.pool.map(work, *zip(*items), chunksize=max(1, len(items) // 32)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _read_or_reject(raw: bytes, path: str, config: Config) -> tuple[Parsed, str] | Rejected:
+    try:
+        return read(raw, path, config)
+    except Rejected as rejection:
+        return rejection
+
+
+def _warm_up(config: Config) -> None:
+    """Load the language profiles in a worker before its first document."""
+    detect_language("Load the language profiles before the first real document.", config.language)
 
 
 def keyword_forms(config: Config, lang: str) -> Forms:
@@ -166,15 +219,16 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
     if progress and candidates:
         candidates = progress(candidates)
     batch: list[SeedFile] = []
-    for seed in candidates:
-        if cancel is not None and cancel.is_set():
-            return report  # not marked done: the next run picks up the rest
-        batch.append(seed)
-        if len(batch) >= BATCH:
-            _ingest(config, index, now, batch, known, gone, gone_by_hash, report, force)
-            batch = []
-    if batch:
-        _ingest(config, index, now, batch, known, gone, gone_by_hash, report, force)
+    with Readers(config, len(candidates)) as readers:
+        for seed in candidates:
+            if cancel is not None and cancel.is_set():
+                return report  # not marked done: the next run picks up the rest
+            batch.append(seed)
+            if len(batch) >= BATCH:
+                _ingest(config, index, now, batch, known, gone, gone_by_hash, report, readers, force)
+                batch = []
+        if batch:
+            _ingest(config, index, now, batch, known, gone, gone_by_hash, report, readers, force)
     if cancel is not None and cancel.is_set():
         return report
     if gone:
@@ -223,7 +277,7 @@ def _needs_reading(state: FileState | None, seed: SeedFile) -> bool:
     return bool(state.error and state.error.startswith("cannot read"))  # permissions may be fixed
 
 
-def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, force=False) -> None:
+def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, readers, force=False) -> None:
     reads = []
     with index.batch():
         for seed in seeds_batch:
@@ -244,15 +298,16 @@ def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, 
                 continue
             reads.append((seed, raw, digest))
         readings = []
-        for seed, raw, digest in reads:
-            try:
-                readings.append((seed, digest, *read(raw, seed.path, config)))
-            except Rejected as rejection:
-                _reject(index, seed, digest, rejection, known.get(seed.path), report, now)
-        forms = keyword_forms_many(config, {r[3] for r in readings})
+        for (seed, _, digest), result in zip(reads, readers.read([(raw, seed.path) for seed, raw, _ in reads])):
+            if isinstance(result, Rejected):
+                _reject(index, seed, digest, result, known.get(seed.path), report, now)
+            else:
+                readings.append((seed, digest, *result))
+        matchers = {lang: Matcher(config.topics, lang, forms)
+                    for lang, forms in keyword_forms_many(config, {r[3] for r in readings}).items()}
         for seed, digest, parsed, lang in readings:
             state = known.get(seed.path)
-            analysis = Analysis(parsed, lang, tag(parsed, lang, seed.path, config, forms[lang]).topics)
+            analysis = Analysis(parsed, lang, tag(parsed, lang, seed.path, config, matchers[lang]).topics)
             previous = index.get(seed.path)
             source, moved_from = state, None
             if state is None:

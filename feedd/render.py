@@ -55,6 +55,7 @@ def feed_title(site: SiteConfig, feed: Feed) -> str:
     return site.title if feed.kind == "all" else f"{site.title}: {feed.title}"
 
 
+@lru_cache(maxsize=512)
 def language_name(code: str) -> str:
     """``fr`` → ``French (français)``: for people, never for ids or URLs."""
     import langcodes

@@ -31,11 +31,16 @@ _SPACE = re.compile(r"\s+")
 _EXAMPLES = 3
 
 
+# Combining marks (accents, Hebrew points, Arabic harakat), for str.translate.
+_COMBINING = dict.fromkeys(c for c in range(0x20000) if unicodedata.combining(chr(c)))  # none above
+
+
 @lru_cache(maxsize=1 << 16)
 def fold(word: str) -> str:
     """Case and accents ignored: ``Élysée`` → ``elysee``, ``Україні`` → ``украіні``."""
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if word.isascii():
+        return word.lower()
+    return unicodedata.normalize("NFKD", word).translate(_COMBINING).casefold()
 
 
 def words_of(keyword: str) -> list[str]:
@@ -91,17 +96,21 @@ class Text:
 
     def __init__(self, text: str):
         self.text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-        self.spans = [m.span() for m in _WORD.finditer(self.text)]
-        self.folded = [fold(self.text[start:end]) for start, end in self.spans]
+        self.words = _WORD.findall(self.text)
+        folded: dict[str, str] = {}
+        self.folded = [folded.get(w) or folded.setdefault(w, fold(w)) for w in self.words]
         self.positions: dict[str, list[int]] = {}
         for i, word in enumerate(self.folded):
             self.positions.setdefault(word, []).append(i)
         self._squeezed: str | None = None
+        self._unspaced = _UNSPACED.search(self.text) is not None
 
     def find(self, keyword: str, forms: Forms) -> Hit | None:
-        if _UNSPACED.search(keyword):
-            return self._find_unspaced(keyword)
-        wanted = [forms.get(word, frozenset((word,))) | {word} for word in map(fold, words_of(keyword))]
+        return self.find_compiled(keyword, compile_keyword(keyword, forms))
+
+    def find_compiled(self, keyword: str, wanted: tuple[frozenset[str], ...] | str) -> Hit | None:
+        if isinstance(wanted, str):
+            return self._find_unspaced(keyword, wanted)
         if not wanted:
             return None
         starts = sorted(i for form in wanted[0] for i in self.positions.get(form, ()))
@@ -113,32 +122,57 @@ class Text:
             if all(self.folded[i + j] in wanted[j] for j in range(1, len(wanted))):
                 at.append(i)
                 last_end = end - 1
-                example = self.text[self.spans[i][0]:self.spans[end - 1][1]]
+                example = " ".join(self.words[i:end])
                 if len(examples) < _EXAMPLES and example not in examples:
                     examples.append(example)
         return Hit(keyword, frozenset(at), tuple(examples)) if at else None
 
-    def _find_unspaced(self, keyword: str) -> Hit | None:
+    def _find_unspaced(self, keyword: str, needle: str) -> Hit | None:
+        if not self._unspaced or not needle:
+            return None  # no Chinese, Japanese or Thai letter in the text
         if self._squeezed is None:
             self._squeezed = fold(_SPACE.sub("", self.text))
-        needle = fold(_SPACE.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", keyword))))
         at, start = [], self._squeezed.find(needle)
-        while needle and start >= 0:
+        while start >= 0:
             at.append(-1 - start)
             start = self._squeezed.find(needle, start + len(needle))
         return Hit(keyword, frozenset(at), (keyword,)) if at else None
 
 
+def compile_keyword(keyword: str, forms: Forms) -> tuple[frozenset[str], ...] | str:
+    """A keyword as the folded spellings accepted for each of its words, or as
+    one folded string to find anywhere (scripts written without spaces)."""
+    if _UNSPACED.search(keyword):
+        return fold(_SPACE.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", keyword))))
+    return tuple(forms.get(word, frozenset()) | {word} for word in map(fold, words_of(keyword)))
+
+
+class Matcher:
+    """The rules compiled for one language: compile once, match many documents."""
+
+    def __init__(self, rules: Iterable[TopicRule], lang: str, forms: Forms):
+        self.rules = [
+            (rule,
+             [(keyword, compile_keyword(keyword, forms)) for keyword in rule.keywords_for(lang)],
+             [(keyword, compile_keyword(keyword, forms)) for keyword in rule.exclude])
+            for rule in rules
+        ]
+
+    def match(self, title: str, text: str) -> list[RuleMatch]:
+        """Each rule with a keyword in the document, and what matched (or excluded it)."""
+        words = Text(_haystack(title, text))
+        found = []
+        for rule, keywords, exclude in self.rules:
+            hits = tuple(hit for keyword, wanted in keywords if (hit := words.find_compiled(keyword, wanted)))
+            if hits:
+                excluded = tuple(hit for keyword, wanted in exclude if (hit := words.find_compiled(keyword, wanted)))
+                found.append(RuleMatch(rule, hits, excluded))
+        return found
+
+
 def match_rules(title: str, text: str, lang: str, rules: Iterable[TopicRule], forms: Forms) -> list[RuleMatch]:
     """Each rule with a keyword or an excluding word in the document, and what matched."""
-    words = Text(_haystack(title, text))
-    found = []
-    for rule in rules:
-        hits = tuple(hit for keyword in rule.keywords_for(lang) if (hit := words.find(keyword, forms)))
-        if hits:
-            excluded = tuple(hit for keyword in rule.exclude if (hit := words.find(keyword, forms)))
-            found.append(RuleMatch(rule, hits, excluded))
-    return found
+    return Matcher(rules, lang, forms).match(title, text)
 
 
 def _haystack(title: str, text: str) -> str:
@@ -162,6 +196,7 @@ def assign_topics(
     rules: tuple[TopicRule, ...],
     lang: str = "und",
     forms: Forms | None = None,
+    matcher: Matcher | None = None,
 ) -> Tagging:
     """Merge the three sources; a configured rule's title wins for its slug."""
     titles = {rule.slug: rule.title for rule in rules}
@@ -173,7 +208,8 @@ def assign_topics(
             if slug and slug not in found:
                 found[slug] = titles.get(slug, name)
                 sources[slug] = source
-    matches = tuple(match_rules(title, text, lang, rules, forms or {}))
+    matcher = matcher or Matcher(rules, lang, forms or {})
+    matches = tuple(matcher.match(title, text))
     for match in matches:
         if match.applies and match.rule.slug not in found:
             found[match.rule.slug] = match.rule.title
