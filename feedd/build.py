@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
@@ -111,11 +111,12 @@ class Readers:
             self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
                                             initializer=_warm_up, initargs=(config,))
 
-    def read(self, items: list[tuple[bytes, str]]) -> list[tuple[Parsed, str] | Rejected]:
+    def submit(self, items: list[tuple[bytes, str]]) -> Iterator[tuple[Parsed, str] | Rejected]:
+        """Results in order; with workers, the work starts now and runs while the caller goes on."""
         if self.pool is None or len(items) < 2:
-            return [_read_or_reject(raw, path, self.config) for raw, path in items]
+            return (_read_or_reject(raw, path, self.config) for raw, path in items)
         work = partial(_read_or_reject, config=self.config)
-        return list(self.pool.map(work, *zip(*items), chunksize=max(1, len(items) // 32)))
+        return self.pool.map(work, *zip(*items), chunksize=max(1, len(items) // 16))
 
     def close(self) -> None:
         if self.pool is not None:
@@ -218,17 +219,18 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
             gone_by_hash.setdefault(state.hash, []).append(path)
     if progress and candidates:
         candidates = progress(candidates)
-    batch: list[SeedFile] = []
+    batches = [candidates[i:i + BATCH] for i in range(0, len(candidates), BATCH)]
     with Readers(config, len(candidates)) as readers:
-        for seed in candidates:
+        # While one batch is tagged and committed here, the next is being read
+        # by the workers.
+        pending = None
+        for batch in [*batches, None]:
             if cancel is not None and cancel.is_set():
                 return report  # not marked done: the next run picks up the rest
-            batch.append(seed)
-            if len(batch) >= BATCH:
-                _ingest(config, index, now, batch, known, gone, gone_by_hash, report, readers, force)
-                batch = []
-        if batch:
-            _ingest(config, index, now, batch, known, gone, gone_by_hash, report, readers, force)
+            prepared = _prepare(config, index, now, batch, known, gone, report, readers, force) if batch else None
+            if pending:
+                _ingest(config, index, now, pending, known, gone, gone_by_hash, report)
+            pending = prepared
     if cancel is not None and cancel.is_set():
         return report
     if gone:
@@ -277,7 +279,8 @@ def _needs_reading(state: FileState | None, seed: SeedFile) -> bool:
     return bool(state.error and state.error.startswith("cannot read"))  # permissions may be fixed
 
 
-def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, readers, force=False) -> None:
+def _prepare(config, index, now, seeds_batch, known, gone, report, readers, force):
+    """Read and hash a batch; hand what changed to the readers. Returns what :func:`_ingest` needs."""
     reads = []
     with index.batch():
         for seed in seeds_batch:
@@ -297,8 +300,15 @@ def _ingest(config, index, now, seeds_batch, known, gone, gone_by_hash, report, 
                 report.unchanged += 1
                 continue
             reads.append((seed, raw, digest))
+    return [(seed, digest) for seed, _, digest in reads], readers.submit([(raw, seed.path) for seed, raw, _ in reads])
+
+
+def _ingest(config, index, now, prepared, known, gone, gone_by_hash, report) -> None:
+    """Tag a read batch and commit it, whole."""
+    reads, results = prepared
+    with index.batch():
         readings = []
-        for (seed, _, digest), result in zip(reads, readers.read([(raw, seed.path) for seed, raw, _ in reads])):
+        for (seed, digest), result in zip(reads, results):
             if isinstance(result, Rejected):
                 _reject(index, seed, digest, result, known.get(seed.path), report, now)
             else:
