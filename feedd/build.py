@@ -32,6 +32,7 @@ from .topics import Forms, Matcher, Tagging, assign_topics, fold_forms, folder_o
 log = logging.getLogger(__name__)
 
 BATCH = 256  # files read, analysed and committed together
+PAGE_SLICE = 500  # article pages rendered per slice: memory stays flat whatever the corpus size
 # This many files to read, or more, and they are parsed and their language
 # detected in worker processes, one per core (bench/build.py: 1.8x on 2 cores).
 PARALLEL_MIN = 64
@@ -138,7 +139,19 @@ def _read_or_reject(raw: bytes, path: str, config: Config) -> tuple[Parsed, str]
 
 def _warm_up(config: Config) -> None:
     """Load the language profiles in a worker before its first document."""
+    _die_with_parent()
     detect_language("Load the language profiles before the first real document.", config.language)
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a killed ``feedd build`` (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 def keyword_forms(config: Config, lang: str) -> Forms:
@@ -466,11 +479,13 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
             index.set_meta("page_stamp", stamp)
     articles = out / "articles"
     on_disk = {name for name in os.listdir(articles)} if full and articles.is_dir() else set()
-    pages = index.pages_to_render(now, on_disk if full else None)
-    for doc in pages:
-        write(render.article_path(doc.key), render.render_article(doc, config.site, by_name))
-    with index.batch():
-        index.mark_pages(stamp, pages)
+    keys = index.pages_to_render(now, on_disk if full else None)
+    for start in range(0, len(keys), PAGE_SLICE):
+        pages = index.documents_by_key(keys[start:start + PAGE_SLICE])
+        for doc in pages:
+            write(render.article_path(doc.key), render.render_article(doc, config.site, by_name))
+        with index.batch():
+            index.mark_pages(stamp, pages)
     gone = set(report.gone_pages) if report else set()
     if full:
         live = index.published_keys(now)

@@ -37,6 +37,8 @@ from .watch import PendingPaths, Watcher
 
 log = logging.getLogger(__name__)
 
+ALL_FEED_FILE = "all.atom"
+
 RETRY_SECONDS = 5.0
 OVERFLOW_RECONCILE_DELAY = 1.0  # let the burst that overflowed the queue finish first
 SHUTDOWN_SECONDS = 4.0
@@ -53,6 +55,7 @@ class Health:
     last_build: str | None = None
     last_error: str | None = None
     rejected_files: list[dict] = dataclasses.field(default_factory=list)  # the first 100, with reasons
+    last_change_ms: float | None = None  # work for the last change seen: read, index, render, write
     started: float = dataclasses.field(default_factory=time.monotonic)
 
     def as_json(self) -> dict:
@@ -110,7 +113,6 @@ class Daemon:
         config.feeds_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(config.feeds_dir)
         self._index = Index(config.index_path, shared=True)
-        warm_up()  # langdetect's profiles: load them now, not on the first drop
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": None},
@@ -119,21 +121,31 @@ class Daemon:
         # Watch first, so nothing written during the start-up reconciliation is missed.
         self._watcher = Watcher(config.seeds_dir, self.pending, self._schedule_drain, self._on_overflow)
         self._watcher.start()
+        # feeds/ from the last run is whole (every write was atomic): serve it at
+        # once, as nginx in front would, while catching up with what changed.
+        if (config.feeds_dir / ALL_FEED_FILE).is_file():
+            self._start_server()
+        warm_up()  # langdetect's profiles: load them now, not on the first drop
         log.info("reconciling %s with the index", config.seeds_dir)
         self._reconcile(full_publish=True)
         if self._stop.is_set():
             return
-        self.server = FeedServer(config.feeds_dir, config.server.host, config.server.port,
-                                 health=lambda: {**self.health.as_json(), "pending": len(self.pending)},
-                                 max_age=config.server.max_age)
-        self.server.start()
+        if self.server is None:
+            self._start_server()  # a first run: serve once there is something to serve
         rescan = config.daemon.rescan_seconds
         self._scheduler.add_job(self._guarded(self._reconcile), "interval", seconds=rescan,
                                 jitter=rescan * 0.1, id="reconcile")
         self._scheduler.start()
         self._schedule_drain()
-        log.info("serving %s (everything: %sall.atom)", self.server.url, self.server.url)
         self.notifier.ready(self.health.status_line())
+
+    def _start_server(self) -> None:
+        config = self.config
+        self.server = FeedServer(config.feeds_dir, config.server.host, config.server.port,
+                                 health=lambda: {**self.health.as_json(), "pending": len(self.pending)},
+                                 max_age=config.server.max_age)
+        self.server.start()
+        log.info("serving %s (everything: %s%s)", self.server.url, self.server.url, ALL_FEED_FILE)
 
     def main_loop(self) -> None:
         period = self.notifier.watchdog_seconds
@@ -209,9 +221,17 @@ class Daemon:
             self._drain_due = None
         ready = self.pending.take_ready()
         if ready:
+            started = time.perf_counter()
             report = sync(self.config, self._index, utcnow(), paths=ready, busy=self.pending.busy(),
                           cancel=self._stop)
-            self._publish(report)
+            synced = time.perf_counter()
+            written = self._publish(report)
+            done = time.perf_counter()
+            # The work a change costs, measured here (bench/scale.py reads it): not the settle wait.
+            log.info("change of %d path%s: %.1f ms (sync %.1f, publish %.1f), %d files written: %s",
+                     len(ready), "" if len(ready) == 1 else "s", (done - started) * 1000, (synced - started) * 1000,
+                     (done - synced) * 1000, len(written), ", ".join(written[:12]) + (" …" if len(written) > 12 else ""))
+            self.health = dataclasses.replace(self.health, last_change_ms=round((done - started) * 1000, 1))
         self._schedule_drain()
 
     def _reconcile(self, full_publish: bool = False) -> None:
@@ -248,13 +268,13 @@ class Daemon:
         self.notifier.ready(self.health.status_line())
         log.info("configuration reloaded")
 
-    def _publish(self, report: SyncReport) -> None:
-        """Publish what changed; on failure keep it owed and retry (a full disk empties)."""
+    def _publish(self, report: SyncReport) -> list[str]:
+        """Publish what changed; on failure keep it owed and retry (a full disk empties). Returns what was written."""
         self._dirty_feeds |= report.feeds
         self._dirty_pages |= report.gone_pages
         if not (self._dirty_feeds or self._dirty_pages or self._full_publish_due or report.changed):
             self._refresh_health(None)
-            return
+            return []
         now = utcnow()
         started = time.perf_counter()
         owed = SyncReport(gone_pages=set(self._dirty_pages))
@@ -267,7 +287,7 @@ class Daemon:
                 self._scheduler.add_job(self._guarded(self._retry_publish), "date",
                                         run_date=utcnow() + timedelta(seconds=RETRY_SECONDS),
                                         id="retry-publish", replace_existing=True)
-            return
+            return []
         if self._full_publish_due:
             self._embargo_checked = now
         self._dirty_feeds.clear()
@@ -278,6 +298,7 @@ class Daemon:
                      ", ".join(written[:8]) + (" …" if len(written) > 8 else ""))
         self._refresh_health(now)
         self._schedule_embargo()
+        return written
 
     def _retry_publish(self) -> None:
         log.info("retrying the publish that failed")

@@ -77,12 +77,14 @@ def unpublish(root: Path, relpath: str, dirty: set[Path] | None = None) -> bool:
 def remove_stale_temp_files(root: Path) -> int:
     """Temp files a crash left behind (they are hidden, so never served)."""
     removed = 0
-    for tmp in root.rglob(".*.tmp"):
-        try:
-            tmp.unlink()
-            removed += 1
-        except OSError:
-            pass
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.startswith(".") and name.endswith(".tmp"):
+                try:
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+                except OSError:
+                    pass
     return removed
 
 

@@ -213,3 +213,34 @@ def test_a_lost_index_is_rebuilt_with_the_same_ids(tmp_path, start_daemon):
     after = {e.id: e.link for e in daemon.feed("/all.atom").entries}
     assert after == before and len(after) == 30
     assert daemon.stop() == 0
+
+
+def test_a_killed_build_leaves_no_worker_behind(tmp_path):
+    """feedd build reads big batches in worker processes; SIGKILL of the parent must take them along."""
+    project = Project(tmp_path / "site", FAST)
+    for n in range(2000):
+        project.seed(f"many/{n:05d}.txt", doc(n))
+    proc = subprocess.Popen([sys.executable, "-m", "feedd", "build", "--root", str(project.root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children_file = f"/proc/{proc.pid}/task/{proc.pid}/children"
+
+    def workers():
+        try:
+            return [int(pid) for pid in open(children_file).read().split()]
+        except OSError:
+            return []
+
+    def indexed():
+        try:
+            with sqlite3.connect(project.root / ".feedd" / "index.sqlite3", timeout=5) as db:
+                return db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    # Killed once the workers have read a batch (so they are past their start-up).
+    wait_for(lambda: len(workers()) >= 2 and indexed(), timeout=60, message="the workers' first batch")
+    pids = workers()
+    proc.kill()
+    proc.wait(timeout=10)
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower()
+                             for pid in pids), timeout=10, message="the workers to exit")

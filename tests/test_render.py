@@ -133,3 +133,20 @@ def test_index_page_has_autodiscovery_links():
     page = render_index(SITE, [ALL, TOPIC], DOCS).decode()
     assert '<link rel="alternate" type="application/atom+xml" title="Site: Ukraine (Atom)" href="http://example.test/topics/ukraine.atom">' in page
     assert 'href="articles/doc-3.html"' in page
+
+
+@pytest.mark.parametrize("render", [render_atom, render_rss])
+def test_entries_rendered_once_are_reused_but_never_stale(render):
+    """Each entry's XML is kept between renders (feedd.render._EntryCache): the bytes
+    are those of a fresh render, and a changed document gets a new entry."""
+    from feedd import render as module
+
+    feed = Feed("all", "all", "Everything")
+    warm = render(feed, DOCS, SITE)
+    module._ENTRIES.entries.clear()
+    assert render(feed, DOCS, SITE) == warm
+    edited = [doc(3, title="A new title for three", updated=datetime(2026, 3, 20, tzinfo=timezone.utc))] + DOCS[1:]
+    parsed = parse_feed(render(feed, edited, SITE))
+    assert parsed.entries[0].title == "A new title for three"
+    assert [e.id for e in parsed.entries] == [d.id for d in DOCS]
+    assert render(feed, DOCS, SITE) == warm

@@ -1,0 +1,137 @@
+"""feedd at scale: ``python bench/scale.py [N] [--dir DIR] [--drops K] [--burst B]``.
+
+1. ``feedd build`` of N generated documents (default 100,000) from an empty
+   index: wall time, peak memory, size of the index (skipped with --reuse
+   when DIR already holds a built project);
+2. ``feedd run`` on it, nothing changed: time from launch until it serves;
+3. K single files dropped one at a time (default 20): the work each costs
+   inside the daemon (its log line "change of 1 path: X ms", from the
+   watcher's hand-over to the last feed written), which files it rewrote,
+   and drop-to-served latency over HTTP;
+4. a burst of B files (default 1,000) written at once: time until every one
+   is served (its article page answers 200);
+5. the daemon's resident memory after all that (VmRSS, VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import generate  # noqa: E402
+from latency import percentile, start  # noqa: E402
+
+from feedd.document import document_key  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
+        "pour parler de la défense aérienne et de la production de drones.\n")
+
+
+def memory(pid: int) -> dict[str, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return {key: int(re.search(rf"{key}:\s+(\d+)", status).group(1)) / 1024 for key in ("VmRSS", "VmHWM")}
+
+
+def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("n", type=int, nargs="?", default=100_000)
+    parser.add_argument("--dir", type=Path, help="work folder (default: /tmp/feedd-scale-N)")
+    parser.add_argument("--reuse", action="store_true", help="keep DIR's corpus and index if built already")
+    parser.add_argument("--drops", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=1000)
+    args = parser.parse_args()
+    root = args.dir or Path(f"/tmp/feedd-scale-{args.n}")
+    today = date.today().isoformat()
+    print(f"feedd at scale, {args.n:,} documents, {today}")
+    if not (args.reuse and (root / ".feedd" / "index.sqlite3").exists()):
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "seeds").mkdir(parents=True)
+        shutil.copy(REPO / "feedd.toml", root / "feedd.toml")
+        generate(args.n, root / "seeds" / "corpus")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "feedd", "build", "--root", str(root)], check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        index_mb = sum(p.stat().st_size for p in (root / ".feedd").glob("index.sqlite3*")) / 1e6
+        print(f"  build from empty: {seconds:.1f} s, peak RSS {peak:.0f} MB, index {index_mb:.0f} MB, "
+              f"feeds/ {sum(1 for _ in (root / 'feeds').rglob('*'))} files")
+    shutil.rmtree(root / "seeds" / "drop", ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "feedd", "build", "--root", str(root)], check=True,
+                   stdout=subprocess.DEVNULL)  # the drops of an earlier run are gone from the index too
+    (root / "daemon.log").unlink(missing_ok=True)
+
+    launched = time.perf_counter()
+    proc, port = start(root)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while get(conn, "/all.atom")[0] != 200:
+        time.sleep(0.01)
+    print(f"  startup, nothing changed: serving after {time.perf_counter() - launched:.2f} s")
+    try:
+        drop_dir = root / "seeds" / "drop"
+        drop_dir.mkdir(exist_ok=True)
+        latencies = []
+        for n in range(args.drops):
+            relpath = f"drop/{n:05d}.txt"
+            key = document_key(relpath, None).encode()
+            with open(root / "seeds" / relpath, "w", encoding="utf-8") as fh:
+                fh.write(TEXT.format(date=today, n=n))
+            dropped = time.perf_counter()
+            while key not in get(conn, "/topics/ukraine.atom")[1]:
+                if time.perf_counter() - dropped > 30:
+                    raise SystemExit(f"{relpath} not served after 30 s")
+                time.sleep(0.002)
+            latencies.append((time.perf_counter() - dropped) * 1000)
+        time.sleep(0.5)  # let the last log line land
+        log = (root / "daemon.log").read_text()
+        work = [float(ms) for ms in re.findall(r"change of 1 path: ([\d.]+) ms", log)]
+        written = re.findall(r"change of 1 path: .*?files written: (.*)", log)
+        print(f"  one dropped file, {len(work)} drops: work inside the daemon median {statistics.median(work):.1f} ms, "
+              f"p95 {percentile(work, 95):.1f} ms, max {max(work):.1f} ms")
+        print(f"    files rewritten by the last drop: {written[-1] if written else '?'}")
+        print(f"    drop-to-served over HTTP: p50 {statistics.median(latencies):.0f} ms, "
+              f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms")
+
+        keys = []
+        burst = time.perf_counter()
+        for n in range(args.burst):
+            relpath = f"drop/burst-{n:05d}.txt"
+            (root / "seeds" / relpath).write_text(TEXT.format(date=today, n=10_000 + n), encoding="utf-8")
+            keys.append(document_key(relpath, None))
+        written_in = time.perf_counter() - burst
+        waiting = list(keys)
+        while waiting:
+            if time.perf_counter() - burst > 120:
+                raise SystemExit(f"{len(waiting)} of the burst not served after 120 s")
+            waiting = [key for key in waiting if get(conn, f"/articles/{key}.html")[0] != 200]
+            if waiting:
+                time.sleep(0.05)
+        print(f"  burst of {args.burst} files (written in {written_in:.2f} s): all served "
+              f"{time.perf_counter() - burst:.2f} s after the first was written")
+        mem = memory(proc.pid)
+        print(f"  daemon memory: RSS {mem['VmRSS']:.0f} MB now, peak {mem['VmHWM']:.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(root / "seeds" / "drop", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The example nginx site (deploy/nginx-feedd.conf) in front of a real feeds/: real nginx, real HTTP."""
+
+import gzip
+import os
+import http.client
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import parse_feed, wait_for
+from feedd.build import build
+
+SITE = Path(__file__).resolve().parents[1] / "deploy" / "nginx-feedd.conf"
+FR = " date 2026-03-08 Le président ukrainien Zelensky a parlé dimanche à Kiev devant la presse internationale."
+
+pytestmark = pytest.mark.skipif(not shutil.which("nginx"), reason="needs nginx (.ci/run installs nginx-light)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def nginx(project, tmp_path):
+    project.seed("a.txt", FR)
+    build(project.config)
+    (project.feeds / ".all.atom.x1y2.tmp").write_text("half a feed")  # what an atomic write leaves for a moment
+    port = free_port()
+    site = SITE.read_text()
+    site = re.sub(r"listen \[::\]:80;\n", "", site)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("/srv/feedd/feeds", str(project.feeds))
+    (tmp_path / "site.conf").write_text(site)
+    # Workers as our own user: tmp_path is private to it (a real site's root is world-readable).
+    user = "user root;" if os.geteuid() == 0 else ""
+    (tmp_path / "nginx.conf").write_text(
+        f"{user} daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{ access_log off; client_body_temp_path {tmp_path}/body;"
+        f" proxy_temp_path {tmp_path}/proxy; fastcgi_temp_path {tmp_path}/fcgi; uwsgi_temp_path {tmp_path}/uwsgi;"
+        f" scgi_temp_path {tmp_path}/scgi; include {tmp_path}/site.conf; }}\n")
+    check = subprocess.run(["nginx", "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen(["nginx", "-c", str(tmp_path / "nginx.conf")], stderr=subprocess.PIPE)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(up, message="nginx to listen")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def get(port, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+def test_nginx_serves_feedd_output_with_the_right_headers(nginx):
+    status, headers, body = get(nginx, "/all.atom")
+    assert status == 200
+    assert headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert headers["cache-control"] == "public, max-age=60"
+    assert len(parse_feed(body).entries) == 1
+    status, headers, _ = get(nginx, "/all.atom", {"If-None-Match": headers["etag"]})
+    assert status == 304
+    status, headers, body = get(nginx, "/topics/ukraine.rss", {"Accept-Encoding": "gzip"})
+    assert headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert headers["content-encoding"] == "gzip" and "Accept-Encoding" in headers["vary"]
+    assert len(parse_feed(gzip.decompress(body)).entries) == 1
+    assert get(nginx, "/feeds.opml")[1]["content-type"] == "text/x-opml; charset=utf-8"
+    assert get(nginx, "/")[1]["content-type"] == "text/html; charset=utf-8"
+
+
+def test_nginx_never_serves_temporary_or_hidden_files(nginx):
+    assert get(nginx, "/.all.atom.x1y2.tmp")[0] == 404
+    assert get(nginx, "/topics/")[0] in (403, 404)  # no listings
+    assert get(nginx, "/../feedd.toml")[0] in (400, 404)
