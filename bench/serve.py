@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -161,7 +160,7 @@ def main() -> None:
         if not shutil.which(tool):
             sys.exit(f"needs {tool}: apt-get install wrk nginx-light curl")
     try:
-        import uvicorn  # noqa: F401
+        import uvicorn  # noqa: F401  (only: is it installed?)
     except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "uvicorn", "httptools"], check=True)
     with tempfile.TemporaryDirectory() as tmp_name:
