@@ -7,6 +7,7 @@ same bytes, so an unchanged feed is never rewritten and ETags stay valid.
 from __future__ import annotations
 
 import html
+import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,7 +24,8 @@ from .model import EPOCH, Document, Feed
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"})
-FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
 # -- URLs and ids: one place decides them -------------------------------------
@@ -217,11 +219,50 @@ def _render_entry(doc: Document, site: SiteConfig, fmt: str, full: bool) -> byte
 _ENTRIES = _EntryCache()  # a memo of a pure function, not state the output depends on
 
 
+def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the same entries, ids and dates as the Atom feed."""
+    body: dict = {
+        "version": JSON_FEED_VERSION,
+        "title": feed_title(site, feed),
+        "home_page_url": site.base_url,
+        "feed_url": feed_url(site, feed, "json"),
+        "description": site.description if feed.kind == "all" else f"{site.description}: {feed.title}",
+        "authors": [{"name": site.author}],
+    }
+    lang = feed_language(feed, docs)
+    if lang:
+        body["language"] = lang
+    body["items"] = [_json_item(doc, site, full_content) for doc in docs]
+    return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _json_item(doc: Document, site: SiteConfig, full: bool) -> dict:
+    item: dict = {
+        "id": doc.id,
+        "url": article_url(site, doc),
+        "title": doc.title,
+        # JSON Feed requires content_html or content_text; the summary stands in when full text is off.
+        "content_html": doc.content_html if full else f"<p>{html.escape(doc.summary, quote=False)}</p>",
+        "summary": doc.summary,
+        "date_published": doc.published.astimezone(site.zone).isoformat(),
+        "date_modified": doc.updated.astimezone(site.zone).isoformat(),
+        "tags": [topic.title for topic in doc.topics],
+    }
+    if doc.link:
+        item["external_url"] = doc.link
+    if doc.author:
+        item["authors"] = [{"name": doc.author}]
+    if doc.lang != "und":
+        item["language"] = doc.lang
+    return item
+
+
 def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> dict[str, bytes]:
     """Every format of one feed, by the path it is published at."""
     return {
         feed_path(feed, "atom"): render_atom(feed, docs, site, full_content),
         feed_path(feed, "rss"): render_rss(feed, docs, site, full_content),
+        feed_path(feed, "json"): render_json(feed, docs, site, full_content),
     }
 
 

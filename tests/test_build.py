@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -46,6 +47,10 @@ def test_bundled_seeds_publish_french_and_topic_feeds(tmp_path):
     assert all_feeds_are_valid(project) >= 10
     for name in ("index.html", "feeds.opml"):
         assert (project.feeds / name).is_file()
+    # JSON Feed beside each Atom feed, with the same entries.
+    for atom in project.feeds.rglob("*.atom"):
+        items = json.loads(atom.with_suffix(".json").read_bytes())["items"]
+        assert [item["id"] for item in items] == [e.id for e in parse_feed(atom.read_bytes()).entries]
 
 
 def test_every_topic_source_reaches_its_feed(project):

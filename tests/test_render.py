@@ -1,3 +1,4 @@
+import json
 import re
 from datetime import datetime, timezone
 
@@ -7,7 +8,7 @@ from lxml import etree
 from conftest import parse_feed
 from feedd.config import SiteConfig
 from feedd.model import Document, Feed, Topic
-from feedd.render import render_article, render_atom, render_index, render_opml, render_rss
+from feedd.render import render_article, render_atom, render_index, render_json, render_opml, render_rss
 
 SITE = SiteConfig(title="Site", base_url="http://example.test/", author="Desk", tag_authority="example.test,2026")
 ALL = Feed("all", "all", "Everything")
@@ -150,3 +151,28 @@ def test_entries_rendered_once_are_reused_but_never_stale(render):
     assert parsed.entries[0].title == "A new title for three"
     assert [e.id for e in parsed.entries] == [d.id for d in DOCS]
     assert render(feed, DOCS, SITE) == warm
+
+
+def test_json_feed_follows_the_1_1_spec():
+    """JSON Feed 1.1's required and recommended fields, and the same ids and dates as Atom."""
+    body = json.loads(render_json(ALL, DOCS, SITE))
+    assert body["version"] == "https://jsonfeed.org/version/1.1"
+    assert body["title"] == "Site" and body["home_page_url"] == "http://example.test/"
+    assert body["feed_url"] == "http://example.test/all.json"
+    assert body["authors"] == [{"name": "Desk"}]
+    atom = parse_feed(render_atom(ALL, DOCS, SITE))
+    assert [item["id"] for item in body["items"]] == [e.id for e in atom.entries]
+    for item, doc_ in zip(body["items"], DOCS):
+        assert isinstance(item["id"], str) and ("content_html" in item or "content_text" in item)
+        assert item["url"] == f"http://example.test/articles/{doc_.key}.html"
+        assert datetime.fromisoformat(item["date_published"]) == doc_.published
+        assert datetime.fromisoformat(item["date_modified"]) == doc_.updated
+        assert item["tags"] == ["Ukraine"] and item["language"] == doc_.lang
+        assert item["summary"] == doc_.summary
+    assert body["items"][1]["authors"] == [{"name": "Jane"}]
+    assert body["items"][2]["external_url"] == "https://example.org/orig"
+    # Without full text, the item still has the content JSON Feed requires.
+    assert json.loads(render_json(ALL, DOCS, SITE, full_content=False))["items"][0]["content_html"] == "<p>Summary 3</p>"
+    # One-language feeds say so; an empty feed is still a valid document.
+    assert json.loads(render_json(Feed("languages/fr", "language", "French", "fr"), DOCS[:1], SITE))["language"] == "fr"
+    assert json.loads(render_json(ALL, [], SITE))["items"] == []
