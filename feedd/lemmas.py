@@ -55,32 +55,48 @@ def lookup(lang: str, words: Iterable[str], cache: Path | None = None) -> dict[s
     return lookup_many([lang], words, cache)[lang]
 
 
+# Answers this process already has: a daemon's every change needs them, and
+# where the cache cannot be written (a read-only home) they are not computed
+# again in a child process each time. A memo of a pure function.
+_known: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
 def lookup_many(langs: Iterable[str], words: Iterable[str],
                 cache: Path | None = None) -> dict[str, dict[str, tuple[str, ...]]]:
     """:func:`lookup` for several languages, the missing ones computed side by side.
 
-    A cache that cannot be opened or written costs time, never correctness.
+    A cache that cannot be opened or written costs time once, never correctness.
     """
     words = set(words)
-    langs = sorted(set(langs))
-    found: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in langs}
-    cache = cache or cache_path()
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    missing: dict[str, set[str]] = {}
+    for lang in sorted(set(langs)):
+        if lemmatiser_language(lang) is None:
+            found[lang] = {word: (word,) for word in words}
+            continue
+        found[lang] = {word: _known[lang, word] for word in words if (lang, word) in _known}
+        if words - found[lang].keys():
+            missing[lang] = words - found[lang].keys()
+    if missing:
+        for lang, forms in _from_cache(missing, cache or cache_path()).items():
+            found[lang].update(forms)
+            _known.update(((lang, word), word_forms) for word, word_forms in forms.items())
+    return found
+
+
+def _from_cache(missing: dict[str, set[str]], cache: Path) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The cached answers, and the rest computed (in children) and cached."""
+    found: dict[str, dict[str, tuple[str, ...]]] = {lang: {} for lang in missing}
     try:
         db = _open_cache(cache)
     except (OSError, sqlite3.Error) as exc:
-        log.warning("inflection cache %s unusable (%s): looking words up each time", cache, exc)
+        log.warning("inflection cache %s unusable (%s): looking words up in this process only", cache, exc)
         db = None
     try:
-        missing: dict[str, set[str]] = {}
-        for lang in langs:
-            if lemmatiser_language(lang) is None:
-                found[lang] = {word: (word,) for word in words}
-                continue
-            if db is not None:
+        if db is not None:
+            for lang, words in missing.items():
                 found[lang] = _cached(db, lang, words)
-            if words - found[lang].keys():
-                missing[lang] = words - found[lang].keys()
-        fresh = inflect_many(missing)
+        fresh = inflect_many({lang: words - found[lang].keys() for lang, words in missing.items()})
         for lang, forms in fresh.items():
             found[lang].update(forms)
         if db is not None and fresh:

@@ -209,3 +209,15 @@ def test_text_folds_case_accents_and_zero_width_characters():
 def test_related_spellings():
     assert lemmas.related("drones", "drone") and lemmas.related("الحرب", "حرب")
     assert not lemmas.related("ist", "sein") and not lemmas.related("went", "go")
+
+
+def test_an_unusable_cache_costs_one_lookup_not_one_per_change(tmp_path, caplog):
+    """A daemon whose cache folder cannot be created (a read-only home) looks a word up once."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    cache = blocker / "inflections.sqlite3"
+    with caplog.at_level("WARNING", logger="feedd.lemmas"):
+        first = lemmas.lookup_many(["en"], ["tractor"], cache)
+        second = lemmas.lookup_many(["en"], ["tractor"], cache)
+    assert first == second and "tractors" in first["en"]["tractor"]
+    assert sum("unusable" in record.getMessage() for record in caplog.records) == 1
