@@ -131,13 +131,8 @@ def _cached(db: sqlite3.Connection, lang: str, words: set[str]) -> dict[str, tup
     return {word: tuple(json.loads(forms)) for word, forms in rows if word in words}
 
 
-def inflect(lang: str, words: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each word's inflected forms in ``lang`` (itself included), computed in a child process."""
-    return inflect_many({lang: set(words)}).get(lang, {})
-
-
 def inflect_many(wanted: dict[str, set[str]]) -> dict[str, dict[str, tuple[str, ...]]]:
-    """:func:`inflect` for several languages, in up to two child processes."""
+    """Each word's inflected forms (itself included) per language, in up to two child processes."""
     jobs = {lang: (lemmatiser_language(lang), sorted(words)) for lang, words in wanted.items() if words}
     found = {lang: {word: (word,) for word in words} for lang, (code, words) in jobs.items() if code is None}
     jobs = {lang: job for lang, job in jobs.items() if job[0] is not None}
@@ -154,7 +149,7 @@ def inflect_many(wanted: dict[str, set[str]]) -> dict[str, dict[str, tuple[str, 
 
 
 def inflect_here(code: str, words: list[str]) -> dict[str, tuple[str, ...]]:
-    """:func:`inflect` in this process: loads the language's whole dictionary."""
+    """One language's part of :func:`inflect_many`, in this process: loads its whole dictionary."""
     import simplemma
     from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
 

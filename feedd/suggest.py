@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .config import TopicRule
-from .topics import Forms, Text
+from .topics import Forms, Matcher, Text
 
 PER_DOCUMENT = 10  # key phrases taken from each document
 # YAKE's stopword files, by the BCP 47 codes feedd reports.
@@ -34,7 +34,7 @@ def suggest(texts: Iterable[str], lang: str, rules: Iterable[TopicRule], forms: 
     import yake  # numpy and friends: only for this command, never in the daemon
 
     extractor = yake.KeywordExtractor(lan=_YAKE_CODES.get(lang, lang.split("-")[0]), n=3, top=PER_DOCUMENT)
-    rules = tuple(rules)
+    matcher = Matcher(rules, lang, forms)  # compiled once for every phrase
     seen: dict[str, list] = defaultdict(lambda: [None, 0, float("inf")])  # folded → [phrase, documents, score]
     for text in texts:
         for phrase, score in extractor.extract_keywords(text):
@@ -45,17 +45,12 @@ def suggest(texts: Iterable[str], lang: str, rules: Iterable[TopicRule], forms: 
     ranked = sorted(seen.items(), key=lambda item: (-item[1][1], item[1][2], item[0]))
     found: list[Suggestion] = []
     for folded, (phrase, documents, score) in ranked:
-        if not folded or folded.replace(" ", "").isdigit() or _covered(phrase, lang, rules, forms):
+        if not folded or folded.replace(" ", "").isdigit() or matcher.match("", phrase):
             continue
         found.append(Suggestion(phrase, documents, score))
         if len(found) == top:
             break
     return found
-
-
-def _covered(phrase: str, lang: str, rules: tuple[TopicRule, ...], forms: Forms) -> bool:
-    words = Text(phrase)
-    return any(words.find(keyword, forms) for rule in rules for keyword in rule.keywords_for(lang))
 
 
 def supported(lang: str) -> bool:

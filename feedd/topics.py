@@ -55,7 +55,7 @@ def rule_words(rules: Iterable[TopicRule]) -> set[str]:
 
 
 def fold_forms(inflections: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
-    """:func:`feedd.lemmas.inflect`'s answer, folded for matching."""
+    """:func:`feedd.lemmas.lookup_many`'s answer for one language, folded for matching."""
     folded: dict[str, set[str]] = {}
     for word, forms in inflections.items():
         folded.setdefault(fold(word), set()).update(fold(form) for form in forms)
