@@ -19,7 +19,7 @@ from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
-from . import __version__, document, lemmas, render
+from . import __version__, archive, document, lemmas, render
 from .config import Config
 from .index import FileState, Index
 from .language import UNDETERMINED, detect_language
@@ -48,7 +48,15 @@ class SyncReport:
     unchanged: int = 0
     deferred: int = 0  # changed too recently to be read safely: next time
     feeds: set[str] = field(default_factory=set)  # feeds whose entries may have changed
+    keys: set[str] = field(default_factory=set)  # documents that changed: archive pages may hold them
     gone_pages: set[str] = field(default_factory=set)  # article pages to take down
+
+    def touch(self, *docs: Document | None) -> None:
+        """These documents changed (as they were, and as they are): their feeds are due."""
+        for doc in docs:
+            if doc is not None:
+                self.feeds |= document_feeds(doc)
+                self.keys.add(doc.key)
 
     @property
     def changed(self) -> bool:
@@ -251,7 +259,7 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
             for path in sorted(gone):
                 old = index.remove(path, now)
                 report.removed.append(path)
-                report.feeds |= document_feeds(old)
+                report.touch(old)
                 if old:
                     report.gone_pages.add(old.key)
                 log.info("removed %s", shown_path(path))
@@ -338,7 +346,7 @@ def _ingest(config, index, now, prepared, known, gone, gone_by_hash, report) -> 
             doc = _document(config, index, seed, digest, analysis, source)
             index.put(doc, seed.size, seed.mtime_ns, first_seen=now)
             index.register_feeds(_feeds_of(doc))
-            report.feeds |= document_feeds(previous) | document_feeds(doc)
+            report.touch(previous, doc)
             if previous and previous.key != doc.key:
                 report.gone_pages.add(previous.key)
             if moved_from:
@@ -372,7 +380,7 @@ def _moved_from(config, index, seed, digest, gone, gone_by_hash, report):
         old_path = vanished[0]
         state = index.file_state(old_path)
         gone.pop(old_path, None)
-    report.feeds |= document_feeds(index.remove(old_path))
+    report.touch(index.remove(old_path))
     return state, old_path
 
 
@@ -385,7 +393,7 @@ def _reject(index, seed, digest, rejection, state, report, now) -> None:
     index.put_rejected(seed.path, key, state.id if state else "", digest, seed.size, seed.mtime_ns,
                        rejection.reason, first_seen=now)
     report.rejected.append(rejection)
-    report.feeds |= document_feeds(old)
+    report.touch(old)
     if old:
         report.gone_pages.add(old.key)
     log.warning("rejected %s", rejection)
@@ -466,11 +474,20 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
         if publish_if_changed(out, relpath, data, dirty):
             written.append(relpath)
 
+    changed = report.keys if report else set()
+    history_stamp = archive_stamp(config)
     for feed in all_feeds:
         if full or feed.name in feeds:
             docs = index.latest(feed, now, config.feeds.max_items)
-            for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content).items():
+            last = archive.update(index, feed, docs, config.feeds.max_items, config.feeds.archive_page_size,
+                                  changed, whole=full)
+            # Archive pages first: the current feed links to the newest one.
+            _publish_archive(config, index, feed, last, history_stamp, full, write)
+            for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
+                                                    config.websub.hubs, last).items():
                 write(relpath, data)
+            if feed.kind != "all":  # everything's page is index.html, below
+                write(render.feed_page_path(feed), render.render_feed_page(config.site, feed, docs, last))
 
     stamp = page_stamp(config)
     if index.meta("page_stamp") != stamp:
@@ -497,9 +514,39 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
     if full or written:
         latest = index.latest(by_name[ALL_FEED], now, config.feeds.max_items)
         write("index.html", render.render_index(config.site, all_feeds, latest))
-        write("feeds.opml", render.render_opml(config.site, all_feeds))
+        for fmt, name in render.OPML_FILES.items():
+            write(name, render.render_opml(config.site, all_feeds, fmt))
+        for name, data in _static_files().items():
+            write(name, data)
     sync_folders(dirty)
     return written
+
+
+def _publish_archive(config: Config, index: Index, feed: Feed, last: int, stamp: str, full: bool,
+                     write: Callable[[str, bytes], None]) -> None:
+    """Render the archive pages marked for it (and, in a full publish, any missing from disk)."""
+    pages = index.archive_pages(feed)
+    if not pages:
+        return
+    folder = (config.feeds_dir / render.archive_path(feed, 1)).parent
+    on_disk = set(os.listdir(folder)) if full and folder.is_dir() else set()
+    done = []
+    for page in sorted(pages):
+        if pages[page] == stamp and (not full or f"{page}.atom" in on_disk):
+            continue
+        docs = index.archive_page(feed, page)
+        write(render.archive_path(feed, page),
+              render.render_archive(feed, page, last, docs, config.site, config.feeds.full_content))
+        done.append(page)
+    with index.batch():
+        for page in done:
+            index.mark_archive_page(feed, page, stamp)
+
+
+def archive_stamp(config: Config) -> str:
+    """What archive pages are made from besides their documents: change it, re-render them all."""
+    parts = [__version__, repr(config.site), repr(config.feeds.full_content)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def analysis_stamp(config: Config) -> str:
@@ -512,6 +559,13 @@ def page_stamp(config: Config) -> str:
     """What article pages are made from besides the document: change it, re-render them all."""
     parts = [__version__, repr(config.site), repr(config.topics), _templates_digest()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _static_files() -> dict[str, bytes]:
+    """The pages' stylesheet and script, shared by every page (not inlined 100,000 times)."""
+    folder = resources.files("feedd").joinpath("static")
+    return {item.name: item.read_bytes() for item in folder.iterdir() if not item.name.startswith(".")}
 
 
 @lru_cache(maxsize=1)

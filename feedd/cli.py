@@ -20,6 +20,7 @@ from .index import Index
 from .model import Rejected, shown_path
 from .render import entry_id
 from .scan import read_seed, relative_seed_path, stat_seed
+from .websub import Hubs, changed_feed_urls
 
 log = logging.getLogger("feedd")
 
@@ -115,6 +116,18 @@ def cmd_build(args) -> int:
     print(f"{result.sync.summary()}; {len(result.written)} files written in {result.seconds:.2f}s")
     for rejection in result.sync.rejected:
         print(f"rejected {rejection}")
+    feeds = changed_feed_urls(config, result.written)
+    if config.websub.hubs and feeds:
+        hubs = Hubs(config.websub)
+        try:
+            hubs.notify(feeds)
+            hubs.wait(float("inf"))  # bounded by the retries; failures are logged
+            stats = hubs.stats()
+        finally:
+            hubs.close()
+        # The feeds are published either way: a hub that cannot be told is a warning, not a failed build.
+        print(f"websub: {stats['sent']} notifications sent to {len(config.websub.hubs)} hub(s), "
+              f"{stats['failed']} failed", file=sys.stderr if stats["failed"] else sys.stdout)
     return 0
 
 

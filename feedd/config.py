@@ -61,6 +61,9 @@ class InputConfig:
 class FeedsConfig:
     max_items: int = 50
     full_content: bool = True
+    # RFC 5005: entries that left a feed live on numbered archive pages of this
+    # many entries (0: no archives). A change applies to pages opened after it.
+    archive_page_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,16 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_age: int = 60  # Cache-Control max-age, seconds
+    # Closed archive pages (a later page exists) do not change: caches keep them this long.
+    archive_max_age: int = 31_536_000
+
+
+@dataclass(frozen=True)
+class WebSubConfig:
+    hubs: tuple[str, ...] = ()  # WebSub hubs told of every changed feed
+    retries: int = 5  # further attempts after a failed notification
+    backoff_seconds: float = 2.0  # the first retry's wait, doubled for each next one
+    timeout_seconds: float = 10.0  # per request
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
     topics: tuple[TopicRule, ...] = ()
 
     @property
@@ -150,6 +164,7 @@ _SECTIONS = {
     "server": ServerConfig,
     "language": LanguageConfig,
     "daemon": DaemonConfig,
+    "websub": WebSubConfig,
 }
 
 
@@ -304,8 +319,16 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: daemon.settle_seconds must be >= 0 and daemon.rescan_seconds > 0")
     if config.daemon.write_timeout_seconds < config.daemon.settle_seconds:
         raise ConfigError(f"{source}: daemon.write_timeout_seconds must be >= daemon.settle_seconds")
-    if config.server.max_age < 0:
-        raise ConfigError(f"{source}: server.max_age must be >= 0")
+    if config.server.max_age < 0 or config.server.archive_max_age < 0:
+        raise ConfigError(f"{source}: server.max_age and server.archive_max_age must be >= 0")
+    if not (config.feeds.archive_page_size == 0 or 10 <= config.feeds.archive_page_size <= 1000):
+        raise ConfigError(f"{source}: feeds.archive_page_size must be 0 (no archives) or between 10 and 1000")
+    for hub in config.websub.hubs:
+        parts = urlsplit(hub)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{source}: websub.hubs must hold absolute http(s) URLs, not {hub!r}")
+    if config.websub.retries < 0 or config.websub.backoff_seconds <= 0 or config.websub.timeout_seconds <= 0:
+        raise ConfigError(f"{source}: websub.retries must be >= 0, backoff_seconds and timeout_seconds > 0")
 
 
 DEFAULT_TOML = '''\
@@ -334,11 +357,19 @@ max_bytes = 10_000_000   # larger files are rejected
 [feeds]
 max_items = 50        # entries per feed, newest first
 full_content = true   # full text in every entry, not just the summary
+archive_page_size = 100  # older entries on RFC 5005 archive pages of this size (0: none)
 
 [server]
 host = "127.0.0.1"
 port = 8080
 max_age = 60   # Cache-Control max-age of served files, seconds
+archive_max_age = 31536000  # ...and of archive pages that can no longer change
+
+[websub]
+hubs = []              # e.g. ["https://pubsubhubbub.appspot.com/"]: told of every changed feed
+retries = 5            # a failed notification is tried again, waiting
+backoff_seconds = 2.0  # 2, 4, 8... seconds
+timeout_seconds = 10.0
 
 [language]
 min_chars = 20     # shorter text is "und" (undetermined), never a guess

@@ -8,6 +8,7 @@ Threads and their jobs:
   writer of ``feeds/``; runs the drain of pending paths, the periodic
   reconciliation, embargo lifts and publish retries, one at a time.
 - http (aiohttp): serves ``feeds/`` read-only.
+- websub (one per configured hub): tells the hub which feeds changed.
 
 Lifecycle as in uvicorn: startup, main loop, shutdown in reverse order.
 """
@@ -26,7 +27,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .build import SyncReport, document_feeds, publish, sync
+from .build import SyncReport, publish, sync
 from .config import Config, ConfigError, load_config
 from .index import Index
 from .language import warm_up
@@ -34,6 +35,7 @@ from .notify import Notifier
 from .publish import remove_stale_temp_files
 from .serve import FeedServer
 from .watch import PendingPaths, Watcher
+from .websub import Hubs, changed_feed_urls
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ class Daemon:
         self.health = Health()
         self.pending = PendingPaths(config.daemon.settle_seconds, config.daemon.write_timeout_seconds)
         self.server: FeedServer | None = None
+        self.hubs: Hubs | None = None
         self._index: Index | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._watcher: Watcher | None = None
@@ -94,6 +97,7 @@ class Daemon:
         self._drain_due: float | None = None
         self._dirty_feeds: set[str] = set()
         self._dirty_pages: set[str] = set()
+        self._dirty_keys: set[str] = set()  # documents changed since the last publish
         self._full_publish_due = False
         self._embargo_checked = utcnow()
 
@@ -113,6 +117,7 @@ class Daemon:
         config.feeds_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(config.feeds_dir)
         self._index = Index(config.index_path, shared=True)
+        self.hubs = Hubs(config.websub)
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": None},
@@ -142,10 +147,16 @@ class Daemon:
     def _start_server(self) -> None:
         config = self.config
         self.server = FeedServer(config.feeds_dir, config.server.host, config.server.port,
-                                 health=lambda: {**self.health.as_json(), "pending": len(self.pending)},
-                                 max_age=config.server.max_age)
+                                 health=self._health_json,
+                                 max_age=config.server.max_age, archive_max_age=config.server.archive_max_age)
         self.server.start()
         log.info("serving %s (everything: %s%s)", self.server.url, self.server.url, ALL_FEED_FILE)
+
+    def _health_json(self) -> dict:
+        body = {**self.health.as_json(), "pending": len(self.pending)}
+        if self.hubs:
+            body["websub"] = self.hubs.stats()
+        return body
 
     def main_loop(self) -> None:
         period = self.notifier.watchdog_seconds
@@ -176,6 +187,9 @@ class Daemon:
             log.warning("a job is still running; stopping anyway (the next start reconciles)")
         if self.server:
             self.server.stop()
+        if self.hubs:
+            self.hubs.wait(SHUTDOWN_SECONDS / 2)  # notifications under way; retries are given up
+            self.hubs.close()
         if self._index:
             self._index.close()
         self.notifier.close()
@@ -254,12 +268,16 @@ class Daemon:
         docs = self._index.published_between(self._embargo_checked, now)
         report = SyncReport()
         for doc in docs:
-            report.feeds |= document_feeds(doc)
+            report.touch(doc)
             log.info("embargo over: %s", doc.path)
         self._embargo_checked = now
         self._publish(report)
 
     def _apply_config(self, config: Config) -> None:
+        if config.websub != self.config.websub:
+            old, self.hubs = self.hubs, Hubs(config.websub)
+            if old:
+                old.close()
         self.config = config
         self.pending.settle = config.daemon.settle_seconds
         self.pending.write_timeout = max(config.daemon.write_timeout_seconds, config.daemon.settle_seconds)
@@ -272,12 +290,13 @@ class Daemon:
         """Publish what changed; on failure keep it owed and retry (a full disk empties). Returns what was written."""
         self._dirty_feeds |= report.feeds
         self._dirty_pages |= report.gone_pages
+        self._dirty_keys |= report.keys
         if not (self._dirty_feeds or self._dirty_pages or self._full_publish_due or report.changed):
             self._refresh_health(None)
             return []
         now = utcnow()
         started = time.perf_counter()
-        owed = SyncReport(gone_pages=set(self._dirty_pages))
+        owed = SyncReport(gone_pages=set(self._dirty_pages), keys=set(self._dirty_keys))
         try:
             written = publish(self.config, self._index, now, owed,
                               feeds=None if self._full_publish_due else set(self._dirty_feeds))
@@ -292,7 +311,10 @@ class Daemon:
             self._embargo_checked = now
         self._dirty_feeds.clear()
         self._dirty_pages.clear()
+        self._dirty_keys.clear()
         self._full_publish_due = False
+        if self.hubs:
+            self.hubs.notify(changed_feed_urls(self.config, written))
         if written:
             log.info("rebuilt %d files in %.0f ms: %s", len(written), (time.perf_counter() - started) * 1000,
                      ", ".join(written[:8]) + (" …" if len(written) > 8 else ""))

@@ -73,6 +73,22 @@ CREATE TABLE IF NOT EXISTS tombstones (   -- removed documents, so that a move s
 );
 CREATE INDEX IF NOT EXISTS tombstones_by_hash ON tombstones(hash, removed);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- RFC 5005 archives: the page each entry that left a feed was put on. Kept,
+-- not derived, so that a page's entries never move when others come and go.
+CREATE TABLE IF NOT EXISTS archive_entries (
+    feed TEXT NOT NULL,
+    key TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    PRIMARY KEY (feed, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS archive_entries_by_page ON archive_entries(feed, page);
+CREATE TABLE IF NOT EXISTS archive_pages (
+    feed TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    filled INTEGER NOT NULL,    -- entries ever put on it (deletions leave a gap, never room)
+    stamp TEXT,                 -- what it was rendered with; NULL: render it again
+    PRIMARY KEY (feed, page)
+) WITHOUT ROWID;
 """
 
 # Newest first; documents of the same date (often only a day is given) by the
@@ -357,6 +373,103 @@ class Index:
         ).fetchone()
         return row is not None
 
+    # -- archives (RFC 5005) ----------------------------------------------------
+
+    def _members(self, feed: Feed) -> str:
+        """FROM and WHERE naming a feed's documents as ``m`` (published, mtime_ns, key)."""
+        if feed.kind == "topic":
+            return "document_topics m WHERE m.slug = :slug"
+        if feed.kind == "language":
+            return "documents m WHERE m.error IS NULL AND m.lang = :slug"
+        return "documents m WHERE m.error IS NULL"
+
+    def _position(self, key: str) -> dict:
+        row = self._db.execute("SELECT published, mtime_ns FROM documents WHERE key = ?", (key,)).fetchone()
+        return {"b_published": row[0], "b_mtime": row[1], "b_key": key}
+
+    def keys_before(self, feed: Feed, boundary: str, only: set[str] | None = None) -> list[str]:
+        """Keys of ``feed``'s documents older than the one keyed ``boundary`` (or of ``only`` those), oldest first."""
+        params = {"slug": feed.slug, **self._position(boundary)}
+        sql = (f"SELECT m.key FROM {self._members(feed)}"
+               " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)")
+        if only is not None:
+            if not only:
+                return []
+            params.update({f"k{i}": key for i, key in enumerate(sorted(only))})
+            sql += f" AND m.key IN ({','.join(f':k{i}' for i in range(len(only)))})"
+        sql += " ORDER BY m.published, m.mtime_ns, m.key"
+        return [row[0] for row in self._db.execute(sql, params)]
+
+    def departed(self, feed: Feed, boundary: str, changed: set[str]) -> list[str]:
+        """Documents just older than ``boundary`` on no archive page yet: those that left the current feed.
+
+        Walks back from the boundary and stops at the first archived document
+        that did not change: everything older was archived when it left.
+        """
+        params = {"slug": feed.slug, "feed": feed.name, **self._position(boundary)}
+        rows = self._db.execute(
+            f"SELECT m.key FROM {self._members(feed)}"
+            " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)"
+            " ORDER BY m.published DESC, m.mtime_ns DESC, m.key DESC", params)
+        found = []
+        for key, page in _with_pages(self._db, rows, feed.name):
+            if page is None:
+                found.append(key)
+            elif key not in changed:
+                break
+        return found
+
+    def archived(self, feed: Feed, keys: set[str] | None = None) -> dict[str, int]:
+        """The page of each archived document of ``feed`` (of ``keys`` only, if given)."""
+        if keys is None:
+            rows = self._db.execute("SELECT key, page FROM archive_entries WHERE feed = ?", (feed.name,))
+            return dict(rows)
+        found = {}
+        keys = sorted(keys)
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = self._db.execute(f"SELECT key, page FROM archive_entries WHERE feed = ?"
+                                    f" AND key IN ({','.join('?' * len(part))})", (feed.name, *part))
+            found.update(rows)
+        return found
+
+    def archive_tail(self, feed: Feed) -> tuple[int, int]:
+        """The newest archive page of ``feed`` and how many entries were put on it: (0, 0) for none."""
+        row = self._db.execute("SELECT page, filled FROM archive_pages WHERE feed = ? ORDER BY page DESC LIMIT 1",
+                               (feed.name,)).fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    def archive(self, feed: Feed, placed: list[tuple[str, int]], removed: list[str], touched: set[int]) -> None:
+        """Put documents on pages, take others off, and mark every page concerned for rendering."""
+        self._db.executemany("DELETE FROM archive_entries WHERE feed = ? AND key = ?",
+                             [(feed.name, key) for key in removed])
+        self._db.executemany("INSERT OR REPLACE INTO archive_entries (feed, key, page) VALUES (?, ?, ?)",
+                             [(feed.name, key, page) for key, page in placed])
+        filled: dict[int, int] = {}
+        for _, page in placed:
+            filled[page] = filled.get(page, 0) + 1
+        self._db.executemany(
+            "INSERT INTO archive_pages (feed, page, filled, stamp) VALUES (?, ?, ?, NULL)"
+            " ON CONFLICT(feed, page) DO UPDATE SET filled = filled + excluded.filled, stamp = NULL",
+            [(feed.name, page, count) for page, count in filled.items()])
+        self._db.executemany("UPDATE archive_pages SET stamp = NULL WHERE feed = ? AND page = ?",
+                             [(feed.name, page) for page in touched])
+
+    def archive_pages(self, feed: Feed) -> dict[int, str | None]:
+        """Every archive page of ``feed`` and the stamp it was rendered with."""
+        return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ?", (feed.name,)))
+
+    def archive_page(self, feed: Feed, page: int) -> list[Document]:
+        """The documents on one archive page, newest first."""
+        rows = self._db.execute(
+            f"SELECT {', '.join('d.' + c.strip() for c in _DOCUMENT_COLUMNS.split(','))}"
+            " FROM archive_entries a JOIN documents d ON d.key = a.key WHERE a.feed = ? AND a.page = ?"
+            " ORDER BY d.published DESC, d.mtime_ns DESC, d.key DESC", (feed.name, page))
+        return [_document(row) for row in rows]
+
+    def mark_archive_page(self, feed: Feed, page: int, stamp: str) -> None:
+        self._db.execute("UPDATE archive_pages SET stamp = ? WHERE feed = ? AND page = ?", (stamp, feed.name, page))
+
     # -- meta ------------------------------------------------------------------
 
     def meta(self, name: str) -> str | None:
@@ -371,6 +484,18 @@ class Index:
 
     def integrity_check(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _with_pages(db: sqlite3.Connection, rows, feed: str, chunk: int = 64) -> Iterator[tuple[str, int | None]]:
+    """(key, archive page or None) for keys read lazily from ``rows``, looked up a few at a time."""
+    while True:
+        keys = [row[0] for row in rows.fetchmany(chunk)]
+        if not keys:
+            return
+        found = dict(db.execute(f"SELECT key, page FROM archive_entries WHERE feed = ?"
+                                f" AND key IN ({','.join('?' * len(keys))})", (feed, *keys)))
+        for key in keys:
+            yield key, found.get(key)
 
 
 def _seconds(moment: datetime) -> int:

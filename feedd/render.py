@@ -22,6 +22,7 @@ from .config import SiteConfig
 from .model import EPOCH, Document, Feed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"})
 FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
@@ -36,6 +37,20 @@ def feed_path(feed: Feed, fmt: str) -> str:
 
 def feed_url(site: SiteConfig, feed: Feed, fmt: str) -> str:
     return site.base_url + feed_path(feed, fmt)
+
+
+def archive_path(feed: Feed, page: int) -> str:
+    """RFC 5005 archive page ``page`` (from 1, the oldest) of ``feed``: Atom only."""
+    return f"{feed.name}/archive/{page}.atom"
+
+
+def feed_page_path(feed: Feed) -> str:
+    """The HTML page of a feed; everything's is the index page."""
+    return "index.html" if feed.kind == "all" else f"{feed.name}.html"
+
+
+def feed_page_url(site: SiteConfig, feed: Feed) -> str:
+    return site.base_url if feed.kind == "all" else site.base_url + feed_page_path(feed)
 
 
 def article_path(key: str) -> str:
@@ -112,11 +127,38 @@ class _AtomEntryFixes(BaseEntryExtension):
         return entry
 
 
-def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str) -> FeedGenerator:
+class _FeedFixes(BaseExtension):
+    """Feed-level links feedgen cannot write: WebSub hubs in RSS, RFC 5005's ``fh:archive``."""
+
+    def __init__(self):
+        self.hubs: tuple[str, ...] = ()
+        self.archive = False
+
+    def extend_ns(self):
+        return {"fh": HISTORY_NS} if self.archive else {}
+
+    def extend_atom(self, feed):
+        if self.archive:
+            etree.SubElement(feed, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+    def extend_rss(self, feed):
+        channel = feed.find("channel")
+        for hub in self.hubs:
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+        return feed
+
+
+def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str, hubs: Sequence[str] = (),
+               self_url: str | None = None, history: Sequence[tuple[str, str]] = ()) -> FeedGenerator:
+    """A feed without entries. ``history``: RFC 5005 (rel, url) links, which make an archive page."""
     fg = FeedGenerator()
     if fmt == "atom":
-        fg.register_extension("feedd", BaseExtension, _AtomEntryFixes, atom=True, rss=False)
+        fg.register_extension("feedd", _FeedFixes, _AtomEntryFixes, atom=True, rss=False)
+        fg.feedd.archive = any(rel == "current" for rel, _ in history)
     else:
+        fg.register_extension("feedd", _FeedFixes, atom=False, rss=True)
+        fg.feedd.hubs = tuple(hubs)
         fg.load_extension("dc", atom=False, rss=True)
     title = feed_title(site, feed)
     fg.id(feed_id(site, feed))
@@ -126,9 +168,14 @@ def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str)
     fg.description(description if fmt == "atom" else html.escape(description, quote=False))
     fg.author({"name": site.author})
     fg.generator("feedd", __version__)
-    # RSS takes the channel <link> from the last link() call: self first.
-    fg.link(href=feed_url(site, feed, fmt), rel="self", type=FORMATS[fmt])
-    fg.link(href=site.base_url, rel="alternate", type="text/html")
+    # RSS takes the channel <link> from the last link() call: self first, the site last.
+    fg.link(href=self_url or feed_url(site, feed, fmt), rel="self", type=FORMATS[fmt])
+    if fmt == "atom":
+        for hub in hubs:
+            fg.link(href=hub, rel="hub")
+        for rel, url in history:
+            fg.link(href=url, rel=rel, type=FORMATS["atom"])
+    fg.link(href=feed_page_url(site, feed), rel="alternate", type="text/html")
     lang = feed_language(feed, docs)
     if lang:
         fg.language(lang)
@@ -167,13 +214,29 @@ def _add_entries(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, 
                 fe.dc.dc_creator(doc.author)
 
 
-def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> bytes:
-    head = _generator(feed, docs, site, "atom").atom_str(pretty=True)
+def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
+                hubs: Sequence[str] = (), archives: int = 0) -> bytes:
+    """The current Atom document; ``archives``: its newest RFC 5005 archive page (0: none)."""
+    history = [("prev-archive", site.base_url + archive_path(feed, archives))] if archives else []
+    head = _generator(feed, docs, site, "atom", hubs, history=history).atom_str(pretty=True)
     return _splice(head, b"</feed>", [_ENTRIES.get(doc, site, "atom", full_content) for doc in docs])
 
 
-def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> bytes:
-    head = _generator(feed, docs, site, "rss").rss_str(pretty=True)
+def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], site: SiteConfig,
+                   full_content: bool = True) -> bytes:
+    """RFC 5005 archive page ``page`` of ``last``: ``fh:archive``, linked to the current feed and its neighbours."""
+    history = [("current", feed_url(site, feed, "atom"))]
+    if page > 1:
+        history.append(("prev-archive", site.base_url + archive_path(feed, page - 1)))
+    if page < last:
+        history.append(("next-archive", site.base_url + archive_path(feed, page + 1)))
+    fg = _generator(feed, docs, site, "atom", self_url=site.base_url + archive_path(feed, page), history=history)
+    return _splice(fg.atom_str(pretty=True), b"</feed>", [_ENTRIES.get(doc, site, "atom", full_content) for doc in docs])
+
+
+def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
+               hubs: Sequence[str] = ()) -> bytes:
+    head = _generator(feed, docs, site, "rss", hubs).rss_str(pretty=True)
     return _splice(head, b"</channel>", [_ENTRIES.get(doc, site, "rss", full_content) for doc in docs])
 
 
@@ -219,12 +282,13 @@ def _render_entry(doc: Document, site: SiteConfig, fmt: str, full: bool) -> byte
 _ENTRIES = _EntryCache()  # a memo of a pure function, not state the output depends on
 
 
-def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> bytes:
+def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
+                hubs: Sequence[str] = ()) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the same entries, ids and dates as the Atom feed."""
     body: dict = {
         "version": JSON_FEED_VERSION,
         "title": feed_title(site, feed),
-        "home_page_url": site.base_url,
+        "home_page_url": feed_page_url(site, feed),
         "feed_url": feed_url(site, feed, "json"),
         "description": site.description if feed.kind == "all" else f"{site.description}: {feed.title}",
         "authors": [{"name": site.author}],
@@ -232,6 +296,8 @@ def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
     lang = feed_language(feed, docs)
     if lang:
         body["language"] = lang
+    if hubs:
+        body["hubs"] = [{"type": "WebSub", "url": hub} for hub in hubs]
     body["items"] = [_json_item(doc, site, full_content) for doc in docs]
     return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
@@ -257,12 +323,13 @@ def _json_item(doc: Document, site: SiteConfig, full: bool) -> dict:
     return item
 
 
-def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True) -> dict[str, bytes]:
+def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
+                hubs: Sequence[str] = (), archives: int = 0) -> dict[str, bytes]:
     """Every format of one feed, by the path it is published at."""
     return {
-        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content),
-        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content),
-        feed_path(feed, "json"): render_json(feed, docs, site, full_content),
+        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content, hubs, archives),
+        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content, hubs),
+        feed_path(feed, "json"): render_json(feed, docs, site, full_content, hubs),
     }
 
 
@@ -282,7 +349,8 @@ def _templates():
     env.filters["direction"] = text_direction
     env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
     env.filters["rfc3339"] = lambda moment, zone: moment.astimezone(zone).isoformat()
-    env.globals.update(feed_path=feed_path, feed_title=feed_title, article_path=article_path, version=__version__)
+    env.globals.update(feed_path=feed_path, feed_title=feed_title, article_path=article_path,
+                       feed_page_path=feed_page_path, version=__version__)
     return env
 
 
@@ -299,15 +367,34 @@ def render_article(doc: Document, site: SiteConfig, feeds: dict[str, Feed]) -> b
 
 
 def render_index(site: SiteConfig, feeds: Sequence[Feed], latest: Sequence[Document]) -> bytes:
-    page = _templates().get_template("index.html").render(site=site, feeds=feeds, latest=latest, root="")
+    """The front page: everything's newest articles and a way to every feed."""
+    everything = next((feed for feed in feeds if feed.kind == "all"), Feed("all", "all", "Everything"))
+    page = _templates().get_template("index.html").render(site=site, feeds=feeds, everything=everything,
+                                                          latest=latest, root="")
     return page.encode("utf-8")
 
 
-def render_opml(site: SiteConfig, feeds: Sequence[Feed]) -> bytes:
-    """OPML 2.0: every feed (its Atom form), grouped, for one-click subscription."""
+def render_feed_page(site: SiteConfig, feed: Feed, latest: Sequence[Document], archives: int = 0) -> bytes:
+    """A topic's or a language's page: what its feed holds, and how to subscribe to it."""
+    heading = language_name(feed.lang or feed.slug) if feed.kind == "language" else feed.title
+    page = _templates().get_template("feed.html").render(
+        site=site, feed=feed, feeds=[Feed("all", "all", "Everything"), feed], heading=heading, latest=latest,
+        archives=archives, root="../")
+    return page.encode("utf-8")
+
+
+OPML_FILES = {"atom": "feeds.opml", "json": "feeds-json.opml"}
+
+
+def render_opml(site: SiteConfig, feeds: Sequence[Feed], fmt: str = "atom") -> bytes:
+    """OPML 2.0: every feed in one format, grouped, for one-click subscription.
+
+    One file per format: a reader imports every outline, so listing a feed's
+    Atom and JSON forms together would subscribe everyone twice.
+    """
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = site.title
+    etree.SubElement(head, "title").text = site.title if fmt == "atom" else f"{site.title} (JSON Feed)"
     body = etree.SubElement(root, "body")
     groups = {"all": body}
     labels = {"topic": "Topics", "language": "Languages"}
@@ -318,6 +405,6 @@ def render_opml(site: SiteConfig, feeds: Sequence[Feed]) -> bytes:
         title = feed_title(site, feed)
         etree.SubElement(
             groups[feed.kind], "outline", type="rss", text=title, title=title,
-            xmlUrl=feed_url(site, feed, "atom"), htmlUrl=site.base_url,
+            xmlUrl=feed_url(site, feed, fmt), htmlUrl=feed_page_url(site, feed),
         )
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -38,12 +38,14 @@ CONTENT_TYPES = {
     ".json": "application/feed+json; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
 }
 COMPRESSIBLE = frozenset(CONTENT_TYPES)
 MIN_GZIP_BYTES = 256
 CACHE_BYTES = 64 * 1024 * 1024
 _FORBIDDEN_ESCAPES = re.compile(r"%(?:00|2f|5c)", re.IGNORECASE)
+_ARCHIVE_PAGE = re.compile(r"/archive/[0-9]+\.atom$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class CachedFile:
     etag: str
     last_modified: datetime
     content_type: str
+    closed: bool  # an RFC 5005 archive page with a successor: it will not change
 
 
 def resolve(root: str, raw_path: str) -> str | None:
@@ -140,6 +143,7 @@ class FileCache:
             etag=f'"{digest}"',
             last_modified=datetime.fromtimestamp(st.st_mtime_ns // 1_000_000_000, timezone.utc),
             content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+            closed=_is_closed_archive(path, body),
         )
 
     def _store(self, path: str, cached: CachedFile) -> None:
@@ -154,6 +158,14 @@ class FileCache:
         while self._bytes > self._limit:
             _, evicted = self._files.popitem(last=False)
             self._bytes -= len(evicted.body) + len(evicted.gzipped or b"")
+
+
+def _is_closed_archive(path: str, body: bytes) -> bool:
+    """An archive page that links to a later one: full, and its entries stay (feedd never moves them)."""
+    if not _ARCHIVE_PAGE.search(path):
+        return False
+    head = body[:body.find(b"<entry")] if b"<entry" in body else body
+    return b'rel="next-archive"' in head
 
 
 def not_modified(request: web.BaseRequest, cached: CachedFile, etags: tuple[str, ...]) -> bool:
@@ -178,11 +190,12 @@ class FeedServer:
     """The HTTP server over ``root``, on its own thread and event loop."""
 
     def __init__(self, root: Path, host: str, port: int, health: Callable[[], dict] | None = None,
-                 max_age: int = 60):
+                 max_age: int = 60, archive_max_age: int = 60):
         self.root = os.path.realpath(root)
         self.host = host
         self.port = port
         self.max_age = max_age
+        self.archive_max_age = archive_max_age
         self._health = health or (lambda: {"status": "ok"})
         self._cache = FileCache()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -255,7 +268,7 @@ class FeedServer:
             "Content-Type": cached.content_type,
             "ETag": etag,
             "Last-Modified": format_datetime(cached.last_modified, usegmt=True),
-            "Cache-Control": f"public, max-age={self.max_age}",
+            "Cache-Control": f"public, max-age={self.archive_max_age if cached.closed else self.max_age}",
             "X-Content-Type-Options": "nosniff",
         }
         if cached.gzipped is not None:

@@ -63,7 +63,7 @@ def test_atom_follows_rfc_4287():
 def test_rss_follows_the_rss_2_spec():
     root = etree.fromstring(render_rss(TOPIC, DOCS, SITE))
     channel = root.find("channel")
-    assert channel.findtext("link") == "http://example.test/"  # not the feed itself
+    assert channel.findtext("link") == "http://example.test/topics/ukraine.html"  # its page, not the feed itself
     atom_self = channel.find("{http://www.w3.org/2005/Atom}link")
     assert atom_self.get("rel") == "self" and atom_self.get("href") == "http://example.test/topics/ukraine.rss"
     assert channel.findtext("lastBuildDate") == "Tue, 03 Mar 2026 09:00:00 +0000"
