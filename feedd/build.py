@@ -474,21 +474,11 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
         if publish_if_changed(out, relpath, data, dirty):
             written.append(relpath)
 
-    changed = report.keys if report else set()
-    history_stamp = archive_stamp(config)
-    for feed in all_feeds:
-        if full or feed.name in feeds:
-            docs = index.latest(feed, now, config.feeds.max_items)
-            last = archive.update(index, feed, docs, config.feeds.max_items, config.feeds.archive_page_size,
-                                  changed, whole=full)
-            # Archive pages first: the current feed links to the newest one.
-            _publish_archive(config, index, feed, last, history_stamp, full, write)
-            for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
-                                                    config.websub.hubs, last).items():
-                write(relpath, data)
-            if feed.kind != "all":  # everything's page is index.html, below
-                write(render.feed_page_path(feed), render.render_feed_page(config.site, feed, docs, last))
-
+    # In the order a reader follows links: the pages' style and script, new
+    # article pages, then the feeds that link to them; pages are taken down last.
+    if full:
+        for name, data in _static_files().items():
+            write(name, data)
     stamp = page_stamp(config)
     if index.meta("page_stamp") != stamp:
         with index.batch():
@@ -503,6 +493,24 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
             write(render.article_path(doc.key), render.render_article(doc, config.site, by_name))
         with index.batch():
             index.mark_pages(stamp, pages)
+
+    changed = report.keys if report else set()
+    history_stamp = archive_stamp(config)
+    # Everything's feed last: whoever sees a new entry there finds its topic and
+    # language feeds (and its archive pages) already in place.
+    for feed in sorted(all_feeds, key=lambda feed: feed.kind == "all"):
+        if full or feed.name in feeds:
+            docs = index.latest(feed, now, config.feeds.max_items)
+            last = archive.update(index, feed, docs, config.feeds.max_items, config.feeds.archive_page_size,
+                                  changed, whole=full)
+            # Archive pages first: the current feed links to the newest one.
+            _publish_archive(config, index, feed, last, history_stamp, full, write)
+            for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
+                                                    config.websub.hubs, last).items():
+                write(relpath, data)
+            if feed.kind != "all":  # everything's page is index.html, below
+                write(render.feed_page_path(feed), render.render_feed_page(config.site, feed, docs, last))
+
     gone = set(report.gone_pages) if report else set()
     if full:
         live = index.published_keys(now)
@@ -516,8 +524,6 @@ def publish(config: Config, index: Index, now: datetime, report: SyncReport | No
         write("index.html", render.render_index(config.site, all_feeds, latest))
         for fmt, name in render.OPML_FILES.items():
             write(name, render.render_opml(config.site, all_feeds, fmt))
-        for name, data in _static_files().items():
-            write(name, data)
     sync_folders(dirty)
     return written
 
