@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS archive_pages (
 # file's modification time, then by key: all derivable from the files.
 _NEWEST_FIRST = "published DESC, mtime_ns DESC, key DESC"
 _DOCUMENT_COLUMNS = "path, key, id, hash, title, published, updated, lang, topics, author, link, summary, content_html"
+_D_COLUMNS = ", ".join("d." + column.strip() for column in _DOCUMENT_COLUMNS.split(","))  # the same, joined as d
 
 
 @dataclass(frozen=True)
@@ -308,8 +309,7 @@ class Index:
         params = {"now": _seconds(now), "limit": limit, "slug": feed.slug}
         if feed.kind == "topic":
             sql = (
-                f"SELECT {', '.join('d.' + c.strip() for c in _DOCUMENT_COLUMNS.split(','))}"
-                " FROM document_topics t JOIN documents d ON d.key = t.key"
+                f"SELECT {_D_COLUMNS} FROM document_topics t JOIN documents d ON d.key = t.key"
                 " WHERE t.slug = :slug AND t.published <= :now"
                 " ORDER BY t.published DESC, t.mtime_ns DESC, t.key DESC LIMIT :limit"
             )
@@ -383,40 +383,41 @@ class Index:
             return "documents m WHERE m.error IS NULL AND m.lang = :slug"
         return "documents m WHERE m.error IS NULL"
 
-    def _position(self, key: str) -> dict:
-        row = self._db.execute("SELECT published, mtime_ns FROM documents WHERE key = ?", (key,)).fetchone()
-        return {"b_published": row[0], "b_mtime": row[1], "b_key": key}
+    def _older_than(self, feed: Feed, boundary: str, order: str) -> tuple[str, str, dict]:
+        """SQL, its ORDER BY and parameters: keys of ``feed``'s documents older than the one keyed ``boundary``."""
+        published, mtime_ns = self._db.execute(
+            "SELECT published, mtime_ns FROM documents WHERE key = ?", (boundary,)).fetchone()
+        sql = (f"SELECT m.key FROM {self._members(feed)}"
+               " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)")
+        ordering = f" ORDER BY m.published {order}, m.mtime_ns {order}, m.key {order}"
+        return sql, ordering, {"slug": feed.slug, "b_published": published, "b_mtime": mtime_ns, "b_key": boundary}
 
     def keys_before(self, feed: Feed, boundary: str, only: set[str] | None = None) -> list[str]:
         """Keys of ``feed``'s documents older than the one keyed ``boundary`` (or of ``only`` those), oldest first."""
-        params = {"slug": feed.slug, **self._position(boundary)}
-        sql = (f"SELECT m.key FROM {self._members(feed)}"
-               " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)")
+        sql, ordering, params = self._older_than(feed, boundary, "ASC")
         if only is not None:
             if not only:
                 return []
             params.update({f"k{i}": key for i, key in enumerate(sorted(only))})
             sql += f" AND m.key IN ({','.join(f':k{i}' for i in range(len(only)))})"
-        sql += " ORDER BY m.published, m.mtime_ns, m.key"
-        return [row[0] for row in self._db.execute(sql, params)]
+        return [row[0] for row in self._db.execute(sql + ordering, params)]
 
-    def departed(self, feed: Feed, boundary: str, changed: set[str]) -> list[str]:
+    def departed(self, feed: Feed, boundary: str, changed: set[str], chunk: int = 64) -> list[str]:
         """Documents just older than ``boundary`` on no archive page yet: those that left the current feed.
 
         Walks back from the boundary and stops at the first archived document
         that did not change: everything older was archived when it left.
         """
-        params = {"slug": feed.slug, "feed": feed.name, **self._position(boundary)}
-        rows = self._db.execute(
-            f"SELECT m.key FROM {self._members(feed)}"
-            " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)"
-            " ORDER BY m.published DESC, m.mtime_ns DESC, m.key DESC", params)
+        sql, ordering, params = self._older_than(feed, boundary, "DESC")
+        rows = self._db.execute(sql + ordering, params)
         found = []
-        for key, page in _with_pages(self._db, rows, feed.name):
-            if page is None:
-                found.append(key)
-            elif key not in changed:
-                break
+        while keys := [row[0] for row in rows.fetchmany(chunk)]:
+            pages = self.archived(feed, set(keys))
+            for key in keys:
+                if key not in pages:
+                    found.append(key)
+                elif key not in changed:
+                    return found
         return found
 
     def archived(self, feed: Feed, keys: set[str] | None = None) -> dict[str, int]:
@@ -462,10 +463,17 @@ class Index:
     def archive_page(self, feed: Feed, page: int) -> list[Document]:
         """The documents on one archive page, newest first."""
         rows = self._db.execute(
-            f"SELECT {', '.join('d.' + c.strip() for c in _DOCUMENT_COLUMNS.split(','))}"
-            " FROM archive_entries a JOIN documents d ON d.key = a.key WHERE a.feed = ? AND a.page = ?"
+            f"SELECT {_D_COLUMNS} FROM archive_entries a JOIN documents d ON d.key = a.key"
+            " WHERE a.feed = ? AND a.page = ?"
             " ORDER BY d.published DESC, d.mtime_ns DESC, d.key DESC", (feed.name, page))
         return [_document(row) for row in rows]
+
+    def archive_page_starts(self, feed: Feed, pages: list[int]) -> dict[int, int]:
+        """Each of these archive pages' oldest date (UTC seconds): the order to render many pages in."""
+        marks = ",".join("?" * len(pages))
+        return dict(self._db.execute(
+            "SELECT a.page, MIN(d.published) FROM archive_entries a JOIN documents d ON d.key = a.key"
+            f" WHERE a.feed = ? AND a.page IN ({marks}) GROUP BY a.page", (feed.name, *pages)))
 
     def mark_archive_page(self, feed: Feed, page: int, stamp: str) -> None:
         self._db.execute("UPDATE archive_pages SET stamp = ? WHERE feed = ? AND page = ?", (stamp, feed.name, page))
@@ -484,18 +492,6 @@ class Index:
 
     def integrity_check(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
-
-
-def _with_pages(db: sqlite3.Connection, rows, feed: str, chunk: int = 64) -> Iterator[tuple[str, int | None]]:
-    """(key, archive page or None) for keys read lazily from ``rows``, looked up a few at a time."""
-    while True:
-        keys = [row[0] for row in rows.fetchmany(chunk)]
-        if not keys:
-            return
-        found = dict(db.execute(f"SELECT key, page FROM archive_entries WHERE feed = ?"
-                                f" AND key IN ({','.join('?' * len(keys))})", (feed, *keys)))
-        for key in keys:
-            yield key, found.get(key)
 
 
 def _seconds(moment: datetime) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 
@@ -218,8 +219,7 @@ def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
                 hubs: Sequence[str] = (), archives: int = 0) -> bytes:
     """The current Atom document; ``archives``: its newest RFC 5005 archive page (0: none)."""
     history = [("prev-archive", site.base_url + archive_path(feed, archives))] if archives else []
-    head = _generator(feed, docs, site, "atom", hubs, history=history).atom_str(pretty=True)
-    return _splice(head, b"</feed>", [_ENTRIES.get(doc, site, "atom", full_content) for doc in docs])
+    return _atom(_generator(feed, docs, site, "atom", hubs, history=history), docs, site, full_content)
 
 
 def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], site: SiteConfig,
@@ -231,13 +231,17 @@ def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], s
     if page < last:
         history.append(("next-archive", site.base_url + archive_path(feed, page + 1)))
     fg = _generator(feed, docs, site, "atom", self_url=site.base_url + archive_path(feed, page), history=history)
-    return _splice(fg.atom_str(pretty=True), b"</feed>", [_ENTRIES.get(doc, site, "atom", full_content) for doc in docs])
+    return _atom(fg, docs, site, full_content)
+
+
+def _atom(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, full: bool) -> bytes:
+    return _splice(fg.atom_str(pretty=True), b"</feed>", _ENTRIES.get_many(docs, site, "atom", full))
 
 
 def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
                hubs: Sequence[str] = ()) -> bytes:
     head = _generator(feed, docs, site, "rss", hubs).rss_str(pretty=True)
-    return _splice(head, b"</channel>", [_ENTRIES.get(doc, site, "rss", full_content) for doc in docs])
+    return _splice(head, b"</channel>", _ENTRIES.get_many(docs, site, "rss", full_content))
 
 
 def _splice(head: bytes, closing: bytes, entries: list[bytes]) -> bytes:
@@ -252,34 +256,70 @@ class _EntryCache:
     A new document changes the five or so feeds it appears in, whose other
     entries are the same as last time: rendering only the new one is what
     keeps a change's work small at 100,000 documents (bench/scale.py).
-    Bounded, and keyed by everything the entry is made of, so it never goes stale.
+    Bounded, and keyed by everything the entry is made of, so it never goes
+    stale. :meth:`widened` lets a big publish keep far more for a while: a
+    document's entry then serves its archive page in every feed.
     """
 
     def __init__(self, size: int = 1024):
         self.size = size
+        self.limit_bytes: int | None = None  # while widened: bounded by bytes, not count
+        self.bytes = 0
         self.entries: OrderedDict[tuple, bytes] = OrderedDict()
 
-    def get(self, doc: Document, site: SiteConfig, fmt: str, full: bool) -> bytes:
-        key = (doc, site, fmt, full)  # the whole document: a changed field is a new entry
-        found = self.entries.get(key)
-        if found is None:
-            found = self.entries[key] = _render_entry(doc, site, fmt, full)
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        else:
-            self.entries.move_to_end(key)
+    def get_many(self, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
+        keys = [(doc, site, fmt, full) for doc in docs]  # the whole document: a changed field is a new entry
+        missing = [doc for doc, key in zip(docs, keys) if key not in self.entries]
+        fresh = dict(zip(missing, _render_entries(missing, site, fmt, full))) if missing else {}
+        found = []
+        for doc, key in zip(docs, keys):
+            entry = self.entries.get(key)
+            if entry is None:
+                entry = fresh[doc]
+                self.entries[key] = entry
+                self.bytes += len(entry)
+            else:
+                self.entries.move_to_end(key)
+            found.append(entry)
+        self._trim()
         return found
 
+    @contextmanager
+    def widened(self, limit_bytes: int) -> Iterator[None]:
+        self.limit_bytes = limit_bytes
+        try:
+            yield
+        finally:
+            self.limit_bytes = None
+            self._trim()
 
-def _render_entry(doc: Document, site: SiteConfig, fmt: str, full: bool) -> bytes:
-    fg = _generator(Feed("entry", "all", ""), [doc], site, fmt)
-    _add_entries(fg, [doc], site, fmt, full)
+    def _trim(self) -> None:
+        while self.entries and (self.bytes > self.limit_bytes if self.limit_bytes is not None
+                                else len(self.entries) > self.size):
+            _, evicted = self.entries.popitem(last=False)
+            self.bytes -= len(evicted)
+
+
+def _render_entries(docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
+    """Entries rendered by feedgen in one feed, then cut out of it one by one."""
+    fg = _generator(Feed("entry", "all", ""), docs, site, fmt)
+    _add_entries(fg, docs, site, fmt, full)
     root = etree.fromstring(fg.atom_str() if fmt == "atom" else fg.rss_str())
-    element = root.find(f"{{{ATOM_NS}}}entry") if fmt == "atom" else root.find("channel/item")
-    return etree.tostring(element, encoding="utf-8", with_tail=False, pretty_print=True).rstrip(b"\n")
+    elements = root.findall(f"{{{ATOM_NS}}}entry") if fmt == "atom" else root.findall("channel/item")
+    return [etree.tostring(e, encoding="utf-8", with_tail=False, pretty_print=True).rstrip(b"\n") for e in elements]
 
 
 _ENTRIES = _EntryCache()  # a memo of a pure function, not state the output depends on
+
+
+@contextmanager
+def widened_entry_memo(limit_bytes: int | None) -> Iterator[None]:
+    """Keep up to ``limit_bytes`` of rendered entries for a while (None: as usual)."""
+    if limit_bytes is None:
+        yield
+        return
+    with _ENTRIES.widened(limit_bytes):
+        yield
 
 
 def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,

@@ -153,6 +153,25 @@ def test_entries_rendered_once_are_reused_but_never_stale(render):
     assert render(feed, DOCS, SITE) == warm
 
 
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_entries_rendered_together_are_the_bytes_of_entries_rendered_alone(fmt):
+    from feedd import render as module
+
+    together = module._render_entries(DOCS, SITE, fmt, True)
+    assert together == [module._render_entries([d], SITE, fmt, True)[0] for d in DOCS]
+    assert len(set(together)) == len(DOCS)
+
+
+def test_a_widened_entry_memo_shrinks_back_afterwards():
+    from feedd import render as module
+
+    memo = module._EntryCache(size=2)
+    with memo.widened(10**9):
+        memo.get_many(DOCS, SITE, "atom", True)
+        assert len(memo.entries) == len(DOCS) > 2
+    assert len(memo.entries) == 2 and memo.bytes == sum(map(len, memo.entries.values()))
+
+
 def test_json_feed_follows_the_1_1_spec():
     """JSON Feed 1.1's required and recommended fields, and the same ids and dates as Atom."""
     body = json.loads(render_json(ALL, DOCS, SITE))
