@@ -1,3 +1,4 @@
+import hashlib
 import json
 import re
 from datetime import datetime, timezone
@@ -17,13 +18,15 @@ TOPIC = Feed("topics/ukraine", "topic", "Ukraine")
 
 def doc(n: int, **changes) -> Document:
     values = dict(
-        path=f"{n}.txt", key=f"doc-{n}", id=f"tag:example.test,2026:doc-{n}", hash="h",
+        path=f"{n}.txt", key=f"doc-{n}", id=f"tag:example.test,2026:doc-{n}",
         title=f"Title {n}", published=datetime(2026, 3, n, 8, tzinfo=timezone.utc),
         updated=datetime(2026, 3, n, 9, tzinfo=timezone.utc), lang="fr",
         topics=(Topic("ukraine", "Ukraine"),), author=None, link=None,
         summary=f"Summary {n}", content_html=f"<p>Body {n}</p>",
     )
     values.update(changes)
+    if "hash" not in changes:  # as in the pipeline: the text's fields follow from the bytes
+        values["hash"] = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()
     return Document(**values)
 
 
@@ -128,6 +131,13 @@ def test_opml_lists_every_feed():
     urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
     assert urls == ["http://example.test/all.atom", "http://example.test/topics/ukraine.atom",
                     "http://example.test/languages/fr.atom"]
+    # JSON Feeds in a file of their own: a reader subscribes to every outline it imports.
+    json_urls = [o.get("xmlUrl") for o in etree.fromstring(render_opml(SITE, feeds, "json")).iter("outline")
+                 if o.get("xmlUrl")]
+    assert json_urls == [url.replace(".atom", ".json") for url in urls]
+    pages = [o.get("htmlUrl") for o in root.iter("outline") if o.get("htmlUrl")]
+    assert pages == ["http://example.test/", "http://example.test/topics/ukraine.html",
+                     "http://example.test/languages/fr.html"]
 
 
 def test_index_page_has_autodiscovery_links():

@@ -1,5 +1,6 @@
 """Hostile clients and hostile documents."""
 
+import hashlib
 import socket
 import time
 from datetime import datetime, timezone
@@ -133,7 +134,8 @@ HEADER = st.lists(st.tuples(HEADER_KEYS, st.text(max_size=60)), max_size=6).map(
 
 def _render_everything(parsed, path):
     doc = Document(
-        path=path, key="k", id="tag:example.test,2026:k", hash="h", title=parsed.title,
+        path=path, key="k", id="tag:example.test,2026:k", title=parsed.title,
+        hash=hashlib.sha256(repr(parsed).encode()).hexdigest(),  # as in the pipeline: one per text
         published=parsed.date or datetime(2026, 1, 1, tzinfo=timezone.utc),
         updated=parsed.date or datetime(2026, 1, 1, tzinfo=timezone.utc), lang=parsed.lang or "und", topics=(),
         author=parsed.author, link=parsed.link, summary=parsed.summary, content_html=parsed.content_html,
