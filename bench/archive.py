@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     times: dict[str, list[float]] = {"off": [], "on": []}
+    peak = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         generate(args.n, corpus)
@@ -60,13 +61,14 @@ def main() -> None:
                 if mode == "off":
                     toml = toml.replace("[feeds]\n", "[feeds]\narchive_page_size = 0\n", 1)
                 (root / "feedd.toml").write_text(toml)
-                seconds, _ = timed_build(root)
+                seconds, peak = timed_build(root)  # the largest child so far: an "on" build, runs being alike
                 times[mode].append(seconds)
                 if run < args.runs - 1 or mode == "off":
                     shutil.rmtree(root)
         print(f"feedd build, {args.n} documents, {args.runs} runs each from an empty index")
         off, on = statistics.median(times["off"]), statistics.median(times["on"])
-        print(f"  archives off: median {off:.2f} s; on: median {on:.2f} s; on/off {on / off:.2f}x")
+        print(f"  archives off: median {off:.2f} s; on: median {on:.2f} s; on/off {on / off:.2f}x;"
+              f" peak RSS of the largest build {peak:.0f} MB")
         config = load_config(root)
         with Index(config.index_path) as index:
             expected = {feed.name: {doc.id for doc in index.latest(feed, datetime.now(timezone.utc), 10**9)}

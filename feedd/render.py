@@ -261,7 +261,7 @@ class _EntryCache:
     while: a document's entry then serves its archive page in every feed.
     """
 
-    def __init__(self, size: int = 1024):
+    def __init__(self, size: int = 2048):  # a drop at 100k: ~1,000 entries (5 feeds, 2 formats, 5 open archive pages)
         self.size = size
         self.limit_bytes: int | None = None  # while widened: bounded by bytes, not count
         self.bytes = 0
