@@ -565,19 +565,20 @@ def _publish_archives(config: Config, index: Index, feeds: list[tuple[Feed, int]
 
 def archive_stamp(config: Config) -> str:
     """What archive pages are made from besides their documents: change it, re-render them all."""
-    parts = [__version__, repr(config.site), repr(config.feeds.full_content)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return _stamp(__version__, repr(config.site), repr(config.feeds.full_content))
 
 
 def analysis_stamp(config: Config) -> str:
     """What a document's language and topics depend on besides its bytes."""
-    parts = [__version__, lemmas.LEMMATISER, repr(config.topics), repr(config.language), repr(config.site.zone)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return _stamp(__version__, lemmas.LEMMATISER, repr(config.topics), repr(config.language), repr(config.site.zone))
 
 
 def page_stamp(config: Config) -> str:
     """What article pages are made from besides the document: change it, re-render them all."""
-    parts = [__version__, repr(config.site), repr(config.topics), _templates_digest()]
+    return _stamp(__version__, repr(config.site), repr(config.topics), _templates_digest())
+
+
+def _stamp(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

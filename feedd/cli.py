@@ -20,7 +20,7 @@ from .index import Index
 from .model import Rejected, shown_path
 from .render import entry_id
 from .scan import read_seed, relative_seed_path, stat_seed
-from .websub import Hubs, changed_feed_urls
+from .websub import changed_feed_urls, tell_and_wait
 
 log = logging.getLogger("feedd")
 
@@ -118,13 +118,7 @@ def cmd_build(args) -> int:
         print(f"rejected {rejection}")
     feeds = changed_feed_urls(config, result.written)
     if config.websub.hubs and feeds:
-        hubs = Hubs(config.websub)
-        try:
-            hubs.notify(feeds)
-            hubs.wait(float("inf"))  # bounded by the retries; failures are logged
-            stats = hubs.stats()
-        finally:
-            hubs.close()
+        stats = tell_and_wait(config.websub, feeds)  # failures are logged as they happen
         # The feeds are published either way: a hub that cannot be told is a warning, not a failed build.
         print(f"websub: {stats['sent']} notifications sent to {len(config.websub.hubs)} hub(s), "
               f"{stats['failed']} failed", file=sys.stderr if stats["failed"] else sys.stdout)

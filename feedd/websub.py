@@ -163,3 +163,14 @@ class Hubs:
     def _changed(self) -> None:
         with self._idle:
             self._idle.notify_all()
+
+
+def tell_and_wait(config: WebSubConfig, feeds: list[str]) -> dict[str, int]:
+    """For a one-off run (``feedd build``): notify, wait for every answer (the retries bound it), stop."""
+    hubs = Hubs(config)
+    try:
+        hubs.notify(feeds)
+        hubs.wait(float("inf"))
+        return hubs.stats()
+    finally:
+        hubs.close()
