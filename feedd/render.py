@@ -398,8 +398,27 @@ def _templates():
     env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
     env.filters["rfc3339"] = lambda moment, zone: moment.astimezone(zone).isoformat()
     env.globals.update(feed_path=feed_path, feed_title=feed_title, article_path=article_path,
-                       feed_page_path=feed_page_path, version=__version__)
+                       feed_page_path=feed_page_path, article_item=_article_item, version=__version__)
     return env
+
+
+_ITEMS: OrderedDict[tuple, str] = OrderedDict()  # a memo of _article_item, like the entries'
+ITEMS_KEPT = 1024
+
+
+def _article_item(site: SiteConfig, doc: Document, root: str):
+    """An article's line in a page's list (item.html), rendered once for every page that lists it."""
+    from markupsafe import Markup
+
+    key = (_entry_key(doc, site, "item", False), root)
+    item = _ITEMS.get(key)
+    if item is None:
+        item = _ITEMS[key] = _templates().get_template("item.html").render(site=site, doc=doc, root=root)
+        if len(_ITEMS) > ITEMS_KEPT:
+            _ITEMS.popitem(last=False)
+    else:
+        _ITEMS.move_to_end(key)
+    return Markup(item)  # autoescaped by its own template
 
 
 def render_article(doc: Document, site: SiteConfig, feeds: dict[str, Feed]) -> bytes:

@@ -140,6 +140,15 @@ def test_opml_lists_every_feed():
                      "http://example.test/languages/fr.html"]
 
 
+def test_pages_list_each_article_as_it_is_now():
+    """A page's list items are kept between renders (render._article_item), never stale."""
+    before = render_index(SITE, [ALL, TOPIC], DOCS).decode()
+    edited = [doc(3, title="A new title for three", updated=datetime(2026, 3, 20, tzinfo=timezone.utc))] + DOCS[1:]
+    after = render_index(SITE, [ALL, TOPIC], edited).decode()
+    assert "Title 3" in before and "Title 3" not in after and "A new title for three" in after
+    assert render_index(SITE, [ALL, TOPIC], DOCS).decode() == before
+
+
 def test_index_page_has_autodiscovery_links():
     page = render_index(SITE, [ALL, TOPIC], DOCS).decode()
     assert '<link rel="alternate" type="application/atom+xml" title="Site: Ukraine (Atom)" href="http://example.test/topics/ukraine.atom">' in page
