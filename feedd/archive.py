@@ -78,8 +78,9 @@ def update(index: Index, feed: Feed, current: Sequence[Document], limit: int, si
             scope.update(index.departed(feed, boundary, changed))
         wanted = index.keys_before(feed, boundary, only=scope) if boundary else []
         have = index.archived(feed, scope)
-    result = plan(wanted, have, changed, index.archive_tail(feed), size)
+    tail = index.archive_tail(feed)
+    result = plan(wanted, have, changed, tail, size)
     if result:
         with index.batch():
             index.archive(feed, result.placed, result.removed, result.touched)
-    return index.archive_tail(feed)[0]
+    return max([tail[0], *(page for _, page in result.placed)])

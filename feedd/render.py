@@ -269,20 +269,23 @@ class _EntryCache:
 
     def get_many(self, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
         keys = [_entry_key(doc, site, fmt, full) for doc in docs]
-        missing = [doc for doc, key in zip(docs, keys) if key not in self.entries]
-        fresh = dict(zip(missing, _render_entries(missing, site, fmt, full))) if missing else {}
-        found = []
-        for doc, key in zip(docs, keys):
-            entry = self.entries.get(key)
-            if entry is None:
-                entry = fresh[doc]
-                self.entries[key] = entry
-                self.bytes += len(entry)
-            else:
-                self.entries.move_to_end(key)
-            found.append(entry)
-        self._trim()
+        found = [self.recall(key) for key in keys]
+        missing = [doc for doc, entry in zip(docs, found) if entry is None]
+        fresh = iter(_render_entries(missing, site, fmt, full) if missing else ())
+        return [entry if entry is not None else self.remember(key, next(fresh))
+                for key, entry in zip(keys, found)]
+
+    def recall(self, key: tuple):
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
         return found
+
+    def remember(self, key: tuple, value):
+        self.entries[key] = value
+        self.bytes += len(value)
+        self._trim()
+        return value
 
     @contextmanager
     def widened(self, limit_bytes: int) -> Iterator[None]:
@@ -402,8 +405,7 @@ def _templates():
     return env
 
 
-_ITEMS: OrderedDict[tuple, str] = OrderedDict()  # a memo of _article_item, like the entries'
-ITEMS_KEPT = 1024
+_ITEMS = _EntryCache(size=1024)  # a memo of _article_item, like the entries'
 
 
 def _article_item(site: SiteConfig, doc: Document, root: str):
@@ -411,13 +413,9 @@ def _article_item(site: SiteConfig, doc: Document, root: str):
     from markupsafe import Markup
 
     key = (_entry_key(doc, site, "item", False), root)
-    item = _ITEMS.get(key)
+    item = _ITEMS.recall(key)
     if item is None:
-        item = _ITEMS[key] = _templates().get_template("item.html").render(site=site, doc=doc, root=root)
-        if len(_ITEMS) > ITEMS_KEPT:
-            _ITEMS.popitem(last=False)
-    else:
-        _ITEMS.move_to_end(key)
+        item = _ITEMS.remember(key, _templates().get_template("item.html").render(site=site, doc=doc, root=root))
     return Markup(item)  # autoescaped by its own template
 
 
