@@ -12,17 +12,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from . import render
-from .build import analyse, build, keyword_forms
-from .config import CONFIG_NAME, DEFAULT_TOML, ConfigError, load_config
-from .document import content_hash, document_key, parse
+from . import feeds as registry
+from .build import build
+from .config import CONFIG_NAME, DEFAULT_TOML, load_config
+from .document import content_hash, identity, parse
 from .index import Index
-from .model import Rejected, shown_path
-from .render import entry_id
+from .model import FeeddError, Rejected, shown_path
+from .reconcile import analyse, keyword_forms
 from .scan import read_seed, relative_seed_path, stat_seed
 from .websub import changed_feed_urls, tell_and_wait
-
-log = logging.getLogger("feedd")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return args.handler(args)
-    except ConfigError as exc:
+    except FeeddError as exc:  # the one way out for errors: one line, exit code 2
         print(f"feedd: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -92,8 +90,7 @@ def cmd_init(args) -> int:
     root.mkdir(parents=True, exist_ok=True)
     target = root / CONFIG_NAME
     if target.exists() and not args.force:
-        print(f"feedd: error: {target} exists (use --force to overwrite)", file=sys.stderr)
-        return 1
+        raise FeeddError(f"{target} exists (use --force to overwrite)")
     title = json.dumps(root.name or "feedd")[1:-1]
     target.write_text(DEFAULT_TOML.format(title=title), encoding="utf-8")
     config = load_config(root)
@@ -142,6 +139,8 @@ def cmd_check(args) -> int:
     config = load_config(args.root)
     path = args.file
     relpath = relative_seed_path(config.seeds_dir, path) or path.name
+    if not os.path.lexists(path):
+        raise FeeddError(f"{path}: no such file")
     seed = stat_seed(path.parent, path.name)
     try:
         if seed is None:
@@ -149,19 +148,17 @@ def cmd_check(args) -> int:
         raw = read_seed(path.parent, seed, config.input.max_bytes)
         analysis, tagging = analyse(raw, relpath, config)
     except FileNotFoundError:
-        print(f"feedd: error: {path}: no such file", file=sys.stderr)
-        return 1
-    except Rejected as rejection:
+        raise FeeddError(f"{path}: no such file") from None
+    except Rejected as rejection:  # a verdict on the file, as a build would give it: exit code 1
         print(f"feedd: rejected: {rejection}", file=sys.stderr)
         return 1
     parsed = analysis.parsed
-    key = document_key(relpath, parsed.id)
-    identity = {"key": key, "id": entry_id(config.site, key)}
+    key, id_ = identity(config.site.tag_authority, relpath, parsed.id)  # what a build would give it
     if config.index_path.exists():
         with Index(config.index_path) as index:
             state = index.file_state(relpath)
             if state and state.id:
-                identity = {"key": state.key, "id": state.id}
+                key, id_ = state.key, state.id
     report = {
         "path": relpath,
         "hash": content_hash(raw),
@@ -170,7 +167,8 @@ def cmd_check(args) -> int:
         "language": analysis.lang,
         "topics": [{"slug": t.slug, "title": t.title, "because": _because(t.slug, tagging)} for t in analysis.topics],
         "rules_not_applied": [_rule_match(m) for m in tagging.matches if not m.applies],
-        **identity,
+        "key": key,
+        "id": id_,
         "author": parsed.author,
         "link": parsed.link,
         "summary": parsed.summary,
@@ -202,15 +200,13 @@ def _rule_match(match) -> dict:
 def cmd_topics_suggest(args) -> int:
     from .suggest import suggest_all, supported
 
-    config, index = _open_index(args)
-    if index is None:
-        return 1
+    config = load_config(args.root)
     now = datetime.now(timezone.utc)
     texts: list[tuple[str, str]] = []
     skipped: list[str] = []
-    with index:
+    with Index.existing(config.index_path) as index:
         for feed in index.feeds():
-            if feed.kind != "language":
+            if not registry.kind_of(feed).whole_language:
                 continue
             if not supported(feed.lang):
                 skipped.append(feed.lang)
@@ -225,7 +221,7 @@ def cmd_topics_suggest(args) -> int:
             print(json.dumps({"language": lang, "phrases": [dataclasses.asdict(s) for s in suggestions]},
                              ensure_ascii=False))
             continue
-        print(f"{lang} ({render.language_name(lang)}), {sum(1 for l, _ in texts if l == lang)} documents:")
+        print(f"{lang} ({registry.language_name(lang)}), {sum(1 for l, _ in texts if l == lang)} documents:")
         for s in suggestions:
             print(f"  {s.phrase:40}  in {s.documents} document{'s' if s.documents != 1 else ''}")
     for lang in skipped:
@@ -242,21 +238,10 @@ def _seed_text(config, path: str) -> str | None:
         return None
 
 
-def _open_index(args):
-    """The config, and the index or None (said on stderr) when nothing was built yet."""
-    config = load_config(args.root)
-    if not config.index_path.exists():
-        print("the index is empty: run feedd build first", file=sys.stderr)
-        return config, None
-    return config, Index(config.index_path)
-
-
 def cmd_list(args) -> int:
-    config, index = _open_index(args)
-    if index is None:
-        return 0
+    config = load_config(args.root)
     now = datetime.now(timezone.utc)
-    with index:
+    with Index.existing(config.index_path) as index:
         for doc in index.documents():
             state = "embargoed" if doc.published > now else "published"
             if args.json:

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
 
+from .model import FeeddError
+
 CONFIG_NAME = "feedd.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(FeeddError, ValueError):
     """``feedd.toml`` is unreadable or names a bad key or value."""
 
 
@@ -64,6 +66,9 @@ class FeedsConfig:
     # RFC 5005: entries that left a feed live on numbered archive pages of this
     # many entries (0: no archives). A change applies to pages opened after it.
     archive_page_size: int = 100
+    # Feed kinds besides everything, topics and languages (feedd/feeds.py):
+    authors: bool = True  # authors/<slug>: the documents of one author: header
+    topic_languages: bool = True  # topics/<slug>/<lang>: one topic in one language
 
 
 @dataclass(frozen=True)
@@ -145,15 +150,8 @@ class Config:
         return self.root / self.paths.feeds
 
     @property
-    def state_dir(self) -> Path:
-        return self.root / self.paths.state
-
-    @property
     def index_path(self) -> Path:
         return self.root / self.paths.index
-
-    def topic_titles(self) -> dict[str, str]:
-        return {rule.slug: rule.title for rule in self.topics}
 
 
 _SECTIONS = {
@@ -358,6 +356,8 @@ max_bytes = 10_000_000   # larger files are rejected
 max_items = 50        # entries per feed, newest first
 full_content = true   # full text in every entry, not just the summary
 archive_page_size = 100  # older entries on RFC 5005 archive pages of this size (0: none)
+authors = true          # a feed per author (authors/<slug>), from the "author:" header
+topic_languages = true  # a feed per topic and language (topics/<slug>/<lang>)
 
 [server]
 host = "127.0.0.1"

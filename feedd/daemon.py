@@ -2,8 +2,10 @@
 
 Threads and their jobs:
 
-- main: signals, the systemd notify protocol, reloads; waits on an event.
-- watcher (watchdog): records changed paths in :class:`PendingPaths`; nothing else.
+- main: signals, the systemd notify protocol, reloads, and scheduling the drain
+  of paths the watcher recorded; waits on an event.
+- watcher (watchdog): records changed paths in :class:`PendingPaths` and wakes
+  the main thread; nothing else (it never calls the scheduler).
 - worker (APScheduler, one thread): the only user of the index and the only
   writer of ``feeds/``; runs the drain of pending paths, the periodic
   reconciliation, embargo lifts and publish retries, one at a time.
@@ -27,12 +29,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .build import SyncReport, publish, sync
 from .config import Config, ConfigError, load_config
 from .index import Index
 from .language import warm_up
 from .notify import Notifier
-from .publish import remove_stale_temp_files
+from .publish import PublishPlan, publish, remove_stale_temp_files
+from .reconcile import SyncReport, sync
+from .render import RenderMemo
 from .serve import FeedServer
 from .watch import PendingPaths, Watcher
 from .websub import Hubs, changed_feed_urls
@@ -89,16 +92,16 @@ class Daemon:
         self._index: Index | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._watcher: Watcher | None = None
+        self.plan = PublishPlan()  # what feeds/ is owed; kept until a publish succeeds
+        self.memo = RenderMemo()  # rendered entries and list items, reused from one publish to the next
         self._wakeup = threading.Event()
         self._stop = threading.Event()
         self._reload = threading.Event()
+        self._paths_seen = threading.Event()  # the watcher recorded paths: schedule their drain
+        self._overflowed = threading.Event()  # the watcher lost events: reconcile
         self._drain_lock = threading.Lock()
         self._job_lock = threading.Lock()  # held by the job in flight
         self._drain_due: float | None = None
-        self._dirty_feeds: set[str] = set()
-        self._dirty_pages: set[str] = set()
-        self._dirty_keys: set[str] = set()  # documents changed since the last publish
-        self._full_publish_due = False
         self._embargo_checked = utcnow()
 
     # -- lifecycle ----------------------------------------------------------------
@@ -124,7 +127,7 @@ class Daemon:
             timezone=timezone.utc,
         )
         # Watch first, so nothing written during the start-up reconciliation is missed.
-        self._watcher = Watcher(config.seeds_dir, self.pending, self._schedule_drain, self._on_overflow)
+        self._watcher = Watcher(config.seeds_dir, self.pending, self._on_paths, self._on_overflow)
         self._watcher.start()
         # feeds/ from the last run is whole (every write was atomic): serve it at
         # once, as nginx in front would, while catching up with what changed.
@@ -167,6 +170,12 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self._reload_config()
+            if self._paths_seen.is_set():
+                self._paths_seen.clear()
+                self._schedule_drain()
+            if self._overflowed.is_set():
+                self._overflowed.clear()
+                self._reconcile_soon()
             if period and self._scheduler and self._scheduler.running:
                 self.notifier.watchdog()
 
@@ -260,18 +269,17 @@ class Daemon:
                                     run_date=utcnow() + timedelta(seconds=max(1.0, self.config.daemon.settle_seconds)),
                                     id="deferred-reconcile", replace_existing=True)
         if full_publish:
-            self._full_publish_due = True
+            self.plan.everything = True
         self._publish(report)
 
     def _lift_embargo(self) -> None:
         now = utcnow()
         docs = self._index.published_between(self._embargo_checked, now)
-        report = SyncReport()
         for doc in docs:
-            report.touch(doc)
             log.info("embargo over: %s", doc.path)
+        self.plan.add_documents(docs)
         self._embargo_checked = now
-        self._publish(report)
+        self._publish()
 
     def _apply_config(self, config: Config) -> None:
         if config.websub != self.config.websub:
@@ -281,25 +289,24 @@ class Daemon:
         self.config = config
         self.pending.settle = config.daemon.settle_seconds
         self.pending.write_timeout = max(config.daemon.write_timeout_seconds, config.daemon.settle_seconds)
-        self._full_publish_due = True
+        self.plan.everything = True
         self._reconcile()  # new rules or language settings re-tag every document
         self.notifier.ready(self.health.status_line())
         log.info("configuration reloaded")
 
-    def _publish(self, report: SyncReport) -> list[str]:
-        """Publish what changed; on failure keep it owed and retry (a full disk empties). Returns what was written."""
-        self._dirty_feeds |= report.feeds
-        self._dirty_pages |= report.gone_pages
-        self._dirty_keys |= report.keys
-        if not (self._dirty_feeds or self._dirty_pages or self._full_publish_due or report.changed):
+    def _publish(self, report: SyncReport | None = None) -> list[str]:
+        """Publish what is owed; on failure the plan keeps it and a retry follows (a full disk empties).
+        Returns what was written."""
+        if report is not None:
+            self.plan.add(report)
+        if not self.plan and not (report and report.changed):
             self._refresh_health(None)
             return []
         now = utcnow()
         started = time.perf_counter()
-        owed = SyncReport(gone_pages=set(self._dirty_pages), keys=set(self._dirty_keys))
+        everything = self.plan.everything
         try:
-            written = publish(self.config, self._index, now, owed,
-                              feeds=None if self._full_publish_due else set(self._dirty_feeds))
+            written = publish(self.config, self._index, now, self.plan, self.memo)
         except OSError as exc:
             self._fail(exc)
             if not self._stop.is_set():
@@ -307,12 +314,8 @@ class Daemon:
                                         run_date=utcnow() + timedelta(seconds=RETRY_SECONDS),
                                         id="retry-publish", replace_existing=True)
             return []
-        if self._full_publish_due:
+        if everything:
             self._embargo_checked = now
-        self._dirty_feeds.clear()
-        self._dirty_pages.clear()
-        self._dirty_keys.clear()
-        self._full_publish_due = False
         if self.hubs:
             self.hubs.notify(changed_feed_urls(self.config, written))
         if written:
@@ -324,7 +327,7 @@ class Daemon:
 
     def _retry_publish(self) -> None:
         log.info("retrying the publish that failed")
-        self._publish(SyncReport())
+        self._publish()
 
     def _fail(self, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -343,7 +346,17 @@ class Daemon:
         )
         self.notifier.status(self.health.status_line())
 
-    # -- scheduling (any thread) -----------------------------------------------------
+    # -- scheduling (main and worker threads; the watcher only sets events) ------------
+
+    def _on_paths(self) -> None:
+        """On the watcher's thread: wake the main thread, which schedules the drain."""
+        self._paths_seen.set()
+        self._wakeup.set()
+
+    def _on_overflow(self) -> None:
+        """On the watcher's thread: the kernel dropped events; the main thread reconciles."""
+        self._overflowed.set()
+        self._wakeup.set()
 
     def _schedule_drain(self) -> None:
         """Run the drain when the next pending path is ready, unless it is due sooner."""
@@ -358,8 +371,8 @@ class Daemon:
         self._scheduler.add_job(self._guarded(self._drain), "date", run_date=utcnow() + timedelta(seconds=delay),
                                 id="drain", replace_existing=True)
 
-    def _on_overflow(self) -> None:
-        """The kernel dropped events: reconcile now rather than at the next rescan."""
+    def _reconcile_soon(self) -> None:
+        """Events were lost: reconcile now rather than at the next rescan."""
         if self._scheduler is not None and not self._stop.is_set():
             log.warning("file events were lost (inotify queue overflow): reconciling %s", self.config.seeds_dir)
             self._scheduler.add_job(self._guarded(self._reconcile), "date",

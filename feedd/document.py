@@ -255,6 +255,20 @@ def document_key(path: str, header_id: str | None) -> str:
     return f"{readable}-{digest}"
 
 
+def entry_id(tag_authority: str, key: str) -> str:
+    """The RFC 4151 tag URI every entry gets unless its header names an id of its own."""
+    return f"tag:{tag_authority}:{key}"
+
+
+def identity(tag_authority: str, path: str, header_id: str | None) -> tuple[str, str]:
+    """(key, id) of a document seen for the first time: an ``id:`` header that is a URI
+    (``urn:uuid:…``, ``tag:…``) is the id as written; any other value only names the key."""
+    key = document_key(path, header_id)
+    if header_id and ":" in header_id:
+        return key, header_id
+    return key, entry_id(tag_authority, key)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .model import Document, Feed, Topic
+from . import feeds as registry
+from .model import Document, FeeddError, Feed, Topic
 
-SCHEMA_VERSION = 2
+# 3: feed membership in one table for every kind (feed_members); 2 is migrated, 1 rebuilt.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -41,21 +43,23 @@ CREATE TABLE IF NOT EXISTS documents (
     page_stamp TEXT             -- NULL until the article page is rendered
 );
 CREATE INDEX IF NOT EXISTS documents_by_date ON documents(published, mtime_ns, key) WHERE error IS NULL;
-CREATE INDEX IF NOT EXISTS documents_by_lang ON documents(lang, published, mtime_ns, key) WHERE error IS NULL;
 CREATE INDEX IF NOT EXISTS documents_by_hash ON documents(hash);
 CREATE INDEX IF NOT EXISTS documents_unrendered ON documents(published) WHERE page_stamp IS NULL AND error IS NULL;
 CREATE INDEX IF NOT EXISTS documents_rejected ON documents(path) WHERE error IS NOT NULL;
 -- What a reconciliation compares, apart from the rows' text: scanning 100,000 of
 -- these costs a few megabytes, not the whole table.
 CREATE INDEX IF NOT EXISTS documents_state ON documents(path, key, id, hash, size, mtime_ns, published, updated, error);
-CREATE TABLE IF NOT EXISTS document_topics (
-    slug TEXT NOT NULL,
+-- Which feed each published document is in, of every kind the registry
+-- (feedd/feeds.py) defines: "the newest N of a feed" and "a feed's members"
+-- are one range of this primary key, whatever the kind.
+CREATE TABLE IF NOT EXISTS feed_members (
+    feed TEXT NOT NULL,
     published INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,  -- the tie-breaker within a date, then the key
     key TEXT NOT NULL,
-    PRIMARY KEY (slug, published, mtime_ns, key)
+    PRIMARY KEY (feed, published, mtime_ns, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS document_topics_by_key ON document_topics(key);
+CREATE INDEX IF NOT EXISTS feed_members_by_key ON feed_members(key);
 CREATE TABLE IF NOT EXISTS feeds (
     name TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -113,7 +117,18 @@ class FileState:
     error: str | None
 
 
+class NoIndex(FeeddError):
+    """Nothing was built yet."""
+
+
 class Index:
+    @classmethod
+    def existing(cls, path: Path) -> Index:
+        """The index at ``path`` if a build made one (commands that only read it must not create it)."""
+        if not path.exists():
+            raise NoIndex(f"no index yet at {path}: run feedd build first")
+        return cls(path)
+
     def __init__(self, path: Path, shared: bool = False):
         """``shared``: created on one thread, used on another (never two at once)."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,12 +140,26 @@ class Index:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{path}: index schema {version} is newer than this feedd ({SCHEMA_VERSION})")
-        if 0 < version < SCHEMA_VERSION:
-            # The index is a cache of seeds/: an older layout is rebuilt, ids included.
-            self._db.executescript("DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS document_topics;"
-                                   " DROP TABLE IF EXISTS feeds; DROP TABLE IF EXISTS meta;"
-                                   " DROP TABLE IF EXISTS tombstones;")
-        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        # One transaction (the script leaves it open): the index is migrated whole, or not at all.
+        drop = ""
+        if 0 < version < 2:
+            # The index is a cache of seeds/: a layout this old is rebuilt, ids included.
+            drop = "".join(f"DROP TABLE IF EXISTS {table};"
+                           for table in ("documents", "document_topics", "feeds", "meta", "tombstones"))
+        self._db.executescript(f"BEGIN IMMEDIATE; {drop} {_SCHEMA}")
+        if version == 2:
+            self._migrate_memberships()
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._db.execute("COMMIT")
+
+    def _migrate_memberships(self) -> None:
+        """Schema 2 kept topics in document_topics and derived other feeds in SQL: derive every
+        membership from the stored documents instead (ids, dates and archives stay as they are)."""
+        rows = self._db.execute(f"SELECT mtime_ns, {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL").fetchall()
+        for row in rows:
+            self._add_members(_document(row[1:]), row[0])
+        self._db.execute("DROP TABLE IF EXISTS document_topics")
+        self._db.execute("DROP INDEX IF EXISTS documents_by_lang")
 
     def close(self) -> None:
         self._db.close()
@@ -232,10 +261,15 @@ class Index:
                     _seconds(first_seen),
                 ),
             )
-            self._db.executemany(
-                "INSERT INTO document_topics (slug, published, mtime_ns, key) VALUES (?, ?, ?, ?)",
-                [(t.slug, _seconds(doc.published), mtime_ns, doc.key) for t in doc.topics],
-            )
+            self._add_members(doc, mtime_ns)
+
+    def _add_members(self, doc: Document, mtime_ns: int) -> None:
+        members = registry.memberships(doc)
+        self._db.executemany(
+            "INSERT INTO feed_members (feed, published, mtime_ns, key) VALUES (?, ?, ?, ?)",
+            [(feed.name, _seconds(doc.published), mtime_ns, doc.key) for feed in members],
+        )
+        self.register_feeds(members)
 
     def put_rejected(self, path: str, key: str, id_: str, hash_: str, size: int, mtime_ns: int,
                      error: str, first_seen: datetime) -> None:
@@ -252,7 +286,7 @@ class Index:
         with self.batch():
             self._db.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
             self._db.execute(
-                "UPDATE document_topics SET mtime_ns = ? WHERE key = (SELECT key FROM documents WHERE path = ?)",
+                "UPDATE feed_members SET mtime_ns = ? WHERE key = (SELECT key FROM documents WHERE path = ?)",
                 (mtime_ns, path),
             )
 
@@ -286,7 +320,7 @@ class Index:
     def _drop(self, path: str) -> None:
         row = self._db.execute("SELECT key FROM documents WHERE path = ?", (path,)).fetchone()
         if row:
-            self._db.execute("DELETE FROM document_topics WHERE key = ?", (row[0],))
+            self._db.execute("DELETE FROM feed_members WHERE key = ?", (row[0],))
             self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
 
     # -- feeds --------------------------------------------------------------
@@ -300,26 +334,23 @@ class Index:
         )
 
     def feeds(self) -> list[Feed]:
-        rows = self._db.execute("SELECT name, kind, title, lang FROM feeds "
-            " ORDER BY CASE kind WHEN 'all' THEN 0 WHEN 'topic' THEN 1 ELSE 2 END, name")
-        return [Feed(*row) for row in rows]
+        """Every feed ever registered, of every kind, in the registry's order."""
+        return registry.ordered(Feed(*row) for row in self._db.execute("SELECT name, kind, title, lang FROM feeds"))
 
     def latest(self, feed: Feed, now: datetime, limit: int) -> list[Document]:
         """The newest ``limit`` documents of ``feed`` published by ``now``."""
-        params = {"now": _seconds(now), "limit": limit, "slug": feed.slug}
-        if feed.kind == "topic":
-            sql = (
-                f"SELECT {_D_COLUMNS} FROM document_topics t JOIN documents d ON d.key = t.key"
-                " WHERE t.slug = :slug AND t.published <= :now"
-                " ORDER BY t.published DESC, t.mtime_ns DESC, t.key DESC LIMIT :limit"
-            )
-        else:
-            where = "AND lang = :slug" if feed.kind == "language" else ""
-            sql = (
-                f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE error IS NULL AND published <= :now {where}"
-                f" ORDER BY {_NEWEST_FIRST} LIMIT :limit"
-            )
-        return [_document(row) for row in self._db.execute(sql, params)]
+        rows = self._db.execute(
+            f"SELECT {_D_COLUMNS} FROM feed_members m JOIN documents d ON d.key = m.key"
+            " WHERE m.feed = ? AND m.published <= ?"
+            " ORDER BY m.published DESC, m.mtime_ns DESC, m.key DESC LIMIT ?",
+            (feed.name, _seconds(now), limit))
+        return [_document(row) for row in rows]
+
+    def members(self, feed: Feed) -> list[str]:
+        """Keys of every document of ``feed``, embargoed ones too, newest first."""
+        rows = self._db.execute("SELECT key FROM feed_members WHERE feed = ?"
+                                " ORDER BY published DESC, mtime_ns DESC, key DESC", (feed.name,))
+        return [row[0] for row in rows]
 
     def published_between(self, after: datetime, until: datetime) -> list[Document]:
         """Documents whose embargo ended in (after, until]."""
@@ -375,22 +406,14 @@ class Index:
 
     # -- archives (RFC 5005) ----------------------------------------------------
 
-    def _members(self, feed: Feed) -> str:
-        """FROM and WHERE naming a feed's documents as ``m`` (published, mtime_ns, key)."""
-        if feed.kind == "topic":
-            return "document_topics m WHERE m.slug = :slug"
-        if feed.kind == "language":
-            return "documents m WHERE m.error IS NULL AND m.lang = :slug"
-        return "documents m WHERE m.error IS NULL"
-
     def _older_than(self, feed: Feed, boundary: str, order: str) -> tuple[str, str, dict]:
         """SQL, its ORDER BY and parameters: keys of ``feed``'s documents older than the one keyed ``boundary``."""
         published, mtime_ns = self._db.execute(
             "SELECT published, mtime_ns FROM documents WHERE key = ?", (boundary,)).fetchone()
-        sql = (f"SELECT m.key FROM {self._members(feed)}"
+        sql = ("SELECT m.key FROM feed_members m WHERE m.feed = :feed"
                " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)")
         ordering = f" ORDER BY m.published {order}, m.mtime_ns {order}, m.key {order}"
-        return sql, ordering, {"slug": feed.slug, "b_published": published, "b_mtime": mtime_ns, "b_key": boundary}
+        return sql, ordering, {"feed": feed.name, "b_published": published, "b_mtime": mtime_ns, "b_key": boundary}
 
     def keys_before(self, feed: Feed, boundary: str, only: set[str] | None = None) -> list[str]:
         """Keys of ``feed``'s documents older than the one keyed ``boundary`` (or of ``only`` those), oldest first."""
@@ -489,9 +512,6 @@ class Index:
             "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (name, value),
         )
-
-    def integrity_check(self) -> str:
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
 def _seconds(moment: datetime) -> int:

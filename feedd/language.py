@@ -21,8 +21,8 @@ import re
 from functools import lru_cache
 
 from .config import LanguageConfig
+from .model import UNDETERMINED
 
-UNDETERMINED = "und"
 # Enough letters to be sure: paragraph accuracy stops improving at 400
 # characters (bench/language.py, "sample size sweep"); the margin is cheap.
 SAMPLE_CHARS = 600

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+UNDETERMINED = "und"  # BCP 47: the language is not known
+
+
+class FeeddError(Exception):
+    """A failure the user can act on (bad configuration, no index yet…): the CLI prints it
+    on one line and exits with 2; the daemon logs it."""
 
 
 class Rejected(Exception):
@@ -73,24 +80,14 @@ class Document:
 
 @dataclass(frozen=True)
 class Feed:
-    """One published feed: ``all``, ``topics/<slug>`` or ``languages/<code>``."""
+    """One published feed, e.g. ``all``, ``topics/<slug>``, ``languages/<code>``: see :mod:`feedd.feeds`."""
 
-    name: str
-    kind: str  # "all", "topic" or "language"
+    name: str  # its path under feeds/, without the format's suffix
+    kind: str  # the name of its kind in the feed registry
     title: str
     lang: str | None = None  # the single language of its entries, if there is one
 
-    @property
-    def slug(self) -> str:
-        return self.name.rsplit("/", 1)[-1]
 
-
-ALL_FEED = "all"
-
-
-def topic_feed_name(slug: str) -> str:
-    return f"topics/{slug}"
-
-
-def language_feed_name(code: str) -> str:
-    return f"languages/{code}"
+def stamp(*parts: str) -> str:
+    """A short digest of what some output is made of: when it changes, that output is made again."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import html
 import json
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 
+from cachetools import LRUCache
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import __version__
 from .config import SiteConfig
-from .model import EPOCH, Document, Feed
+from .feeds import (EVERYTHING, KINDS, FeedKind, archive_path, description, feed_path, home, kind_of, memberships, page_path,
+                    title)
+from .model import EPOCH, UNDETERMINED, Document, Feed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
@@ -30,28 +32,14 @@ FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json":
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
-# -- URLs and ids: one place decides them -------------------------------------
-
-def feed_path(feed: Feed, fmt: str) -> str:
-    return f"{feed.name}.{fmt}"
-
+# -- URLs and ids (paths are the registry's: feedd.feeds) ---------------------------
 
 def feed_url(site: SiteConfig, feed: Feed, fmt: str) -> str:
     return site.base_url + feed_path(feed, fmt)
 
 
-def archive_path(feed: Feed, page: int) -> str:
-    """RFC 5005 archive page ``page`` (from 1, the oldest) of ``feed``: Atom only."""
-    return f"{feed.name}/archive/{page}.atom"
-
-
-def feed_page_path(feed: Feed) -> str:
-    """The HTML page of a feed; everything's is the index page."""
-    return "index.html" if feed.kind == "all" else f"{feed.name}.html"
-
-
 def feed_page_url(site: SiteConfig, feed: Feed) -> str:
-    return site.base_url if feed.kind == "all" else site.base_url + feed_page_path(feed)
+    return site.base_url if kind_of(feed).home else site.base_url + page_path(feed)
 
 
 def article_path(key: str) -> str:
@@ -66,25 +54,8 @@ def feed_id(site: SiteConfig, feed: Feed) -> str:
     return f"tag:{site.tag_authority}:feed/{feed.name}"
 
 
-def entry_id(site: SiteConfig, key: str) -> str:
-    return f"tag:{site.tag_authority}:{key}"
-
-
 def feed_title(site: SiteConfig, feed: Feed) -> str:
-    return site.title if feed.kind == "all" else f"{site.title}: {feed.title}"
-
-
-@lru_cache(maxsize=512)
-def language_name(code: str) -> str:
-    """``fr`` → ``French (français)``: for people, never for ids or URLs."""
-    import langcodes
-
-    try:
-        language = langcodes.Language.get(code)
-        name, autonym = language.display_name(), language.autonym()
-    except (ValueError, LookupError):
-        return code
-    return name if autonym in (name, "") or autonym.startswith("Unknown") else f"{name} ({autonym})"
+    return title(site.title, feed)
 
 
 def text_direction(lang: str) -> str:
@@ -96,7 +67,7 @@ def feed_language(feed: Feed, docs: Sequence[Document]) -> str | None:
     if feed.lang:
         return feed.lang
     langs = {doc.lang for doc in docs}
-    if len(langs) == 1 and "und" not in langs:
+    if len(langs) == 1 and UNDETERMINED not in langs:
         return langs.pop()
     return None
 
@@ -116,7 +87,7 @@ class _AtomEntryFixes(BaseEntryExtension):
         self.links: list[dict[str, str]] = []
 
     def extend_atom(self, entry):
-        if self.lang and self.lang != "und":
+        if self.lang and self.lang != UNDETERMINED:
             entry.set(XML_LANG, self.lang)
         # feedgen drops rel/type of entry links (a shadowed variable); write them here.
         # feedgen builds its Atom elements without a namespace (the root's
@@ -150,9 +121,10 @@ class _FeedFixes(BaseExtension):
         return feed
 
 
-def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str, hubs: Sequence[str] = (),
+def _generator(feed: Feed | None, docs: Sequence[Document], site: SiteConfig, fmt: str, hubs: Sequence[str] = (),
                self_url: str | None = None, history: Sequence[tuple[str, str]] = ()) -> FeedGenerator:
-    """A feed without entries. ``history``: RFC 5005 (rel, url) links, which make an archive page."""
+    """A feed without entries (``feed`` None: a scratch feed to render entries in).
+    ``history``: RFC 5005 (rel, url) links, which make an archive page."""
     fg = FeedGenerator()
     if fmt == "atom":
         fg.register_extension("feedd", _FeedFixes, _AtomEntryFixes, atom=True, rss=False)
@@ -161,12 +133,12 @@ def _generator(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str,
         fg.register_extension("feedd", _FeedFixes, atom=False, rss=True)
         fg.feedd.hubs = tuple(hubs)
         fg.load_extension("dc", atom=False, rss=True)
-    title = feed_title(site, feed)
+    feed = feed or Feed("entry", "all", "")
     fg.id(feed_id(site, feed))
-    fg.title(title)
-    description = site.description if feed.kind == "all" else f"{site.description}: {feed.title}"
+    fg.title(feed_title(site, feed))
+    subtitle = description(site.description, feed)
     # Atom's subtitle is text; RSS readers render a description as HTML.
-    fg.description(description if fmt == "atom" else html.escape(description, quote=False))
+    fg.description(subtitle if fmt == "atom" else html.escape(subtitle, quote=False))
     fg.author({"name": site.author})
     fg.generator("feedd", __version__)
     # RSS takes the channel <link> from the last link() call: self first, the site last.
@@ -209,21 +181,21 @@ def _add_entries(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, 
                 fe.feedd.links.append({"rel": "related", "href": doc.link})
         else:
             fe.link(href=url)
-            if doc.lang != "und":
+            if doc.lang != UNDETERMINED:
                 fe.dc.dc_language(doc.lang)
             if doc.author:
                 fe.dc.dc_creator(doc.author)
 
 
 def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-                hubs: Sequence[str] = (), archives: int = 0) -> bytes:
+                hubs: Sequence[str] = (), archives: int = 0, memo: RenderMemo | None = None) -> bytes:
     """The current Atom document; ``archives``: its newest RFC 5005 archive page (0: none)."""
     history = [("prev-archive", site.base_url + archive_path(feed, archives))] if archives else []
-    return _atom(_generator(feed, docs, site, "atom", hubs, history=history), docs, site, full_content)
+    return _atom(_generator(feed, docs, site, "atom", hubs, history=history), docs, site, full_content, memo)
 
 
 def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], site: SiteConfig,
-                   full_content: bool = True) -> bytes:
+                   full_content: bool = True, memo: RenderMemo | None = None) -> bytes:
     """RFC 5005 archive page ``page`` of ``last``: ``fh:archive``, linked to the current feed and its neighbours."""
     history = [("current", feed_url(site, feed, "atom"))]
     if page > 1:
@@ -231,17 +203,17 @@ def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], s
     if page < last:
         history.append(("next-archive", site.base_url + archive_path(feed, page + 1)))
     fg = _generator(feed, docs, site, "atom", self_url=site.base_url + archive_path(feed, page), history=history)
-    return _atom(fg, docs, site, full_content)
+    return _atom(fg, docs, site, full_content, memo)
 
 
-def _atom(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, full: bool) -> bytes:
-    return _splice(fg.atom_str(pretty=True), b"</feed>", _ENTRIES.get_many(docs, site, "atom", full))
+def _atom(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, full: bool, memo: RenderMemo | None) -> bytes:
+    return _splice(fg.atom_str(pretty=True), b"</feed>", _entries(memo).get_many(docs, site, "atom", full))
 
 
 def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-               hubs: Sequence[str] = ()) -> bytes:
+               hubs: Sequence[str] = (), memo: RenderMemo | None = None) -> bytes:
     head = _generator(feed, docs, site, "rss", hubs).rss_str(pretty=True)
-    return _splice(head, b"</channel>", _ENTRIES.get_many(docs, site, "rss", full_content))
+    return _splice(head, b"</channel>", _entries(memo).get_many(docs, site, "rss", full_content))
 
 
 def _splice(head: bytes, closing: bytes, entries: list[bytes]) -> bytes:
@@ -250,22 +222,25 @@ def _splice(head: bytes, closing: bytes, entries: list[bytes]) -> bytes:
     return head[:at] + b"".join(b"  " + entry + b"\n" for entry in entries) + head[at:]
 
 
-class _EntryCache:
-    """Each entry's XML, rendered by feedgen once and reused.
+class EntryMemo:
+    """Rendered pieces (feed entries, list items), each made once and reused: a memo of a pure
+    function, so it never changes what is published, only how often feedgen runs.
 
     A new document changes the five or so feeds it appears in, whose other
     entries are the same as last time: rendering only the new one is what
     keeps a change's work small at 100,000 documents (bench/scale.py).
-    Bounded, and keyed by what the entry is made of (:func:`_entry_key`), so it
-    never goes stale. :meth:`widened` lets a big publish keep far more for a
-    while: a document's entry then serves its archive page in every feed.
+    Bounded by count (cachetools' LRU), and keyed by what a piece is made of
+    (:func:`_entry_key`), so it never goes stale. :meth:`widened` lets a big
+    publish keep far more for a while, bounded by bytes: a document's entry
+    then serves its archive page in every feed it belongs to.
     """
 
     def __init__(self, size: int = 2048):  # a drop at 100k: ~1,000 entries (5 feeds, 2 formats, 5 open archive pages)
         self.size = size
-        self.limit_bytes: int | None = None  # while widened: bounded by bytes, not count
-        self.bytes = 0
-        self.entries: OrderedDict[tuple, bytes] = OrderedDict()
+        self._cache: LRUCache = LRUCache(maxsize=size)
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def get_many(self, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
         keys = [_entry_key(doc, site, fmt, full) for doc in docs]
@@ -276,31 +251,52 @@ class _EntryCache:
                 for key, entry in zip(keys, found)]
 
     def recall(self, key: tuple):
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
+        return self._cache.get(key)
 
     def remember(self, key: tuple, value):
-        self.entries[key] = value
-        self.bytes += len(value)
-        self._trim()
+        try:
+            self._cache[key] = value
+        except ValueError:  # larger than the whole memo: rendered, not kept
+            pass
         return value
 
     @contextmanager
-    def widened(self, limit_bytes: int) -> Iterator[None]:
-        self.limit_bytes = limit_bytes
+    def widened(self, limit_bytes: int | None) -> Iterator[None]:
+        """Keep up to ``limit_bytes`` of pieces for a while (None: as usual)."""
+        if limit_bytes is None:
+            yield
+            return
+        wide = LRUCache(maxsize=limit_bytes, getsizeof=len)
+        self._move(self._cache, wide)
+        self._cache = wide
         try:
             yield
         finally:
-            self.limit_bytes = None
-            self._trim()
+            self._cache = LRUCache(maxsize=self.size)
+            self._move(wide, self._cache)  # the most recently used that fit stay
 
-    def _trim(self) -> None:
-        while self.entries and (self.bytes > self.limit_bytes if self.limit_bytes is not None
-                                else len(self.entries) > self.size):
-            _, evicted = self.entries.popitem(last=False)
-            self.bytes -= len(evicted)
+    @staticmethod
+    def _move(source: LRUCache, target: LRUCache) -> None:
+        """Least recently used first, so that ``target`` keeps the order (and evicts the oldest)."""
+        while source:
+            key, value = source.popitem()
+            try:
+                target[key] = value
+            except ValueError:
+                pass
+
+
+class RenderMemo:
+    """What the renderers may reuse between calls, owned by whoever runs the pipeline
+    (a build, the daemon) and handed to each render; without one, nothing is reused."""
+
+    def __init__(self, entries: int = 2048, items: int = 1024):
+        self.entries = EntryMemo(entries)
+        self.items = EntryMemo(items)
+
+
+def _entries(memo: RenderMemo | None) -> EntryMemo:
+    return memo.entries if memo is not None else EntryMemo()
 
 
 def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> tuple:
@@ -312,24 +308,11 @@ def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> tuple:
 
 def _render_entries(docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
     """Entries rendered by feedgen in one feed, then cut out of it one by one."""
-    fg = _generator(Feed("entry", "all", ""), docs, site, fmt)
+    fg = _generator(None, docs, site, fmt)
     _add_entries(fg, docs, site, fmt, full)
     root = etree.fromstring(fg.atom_str() if fmt == "atom" else fg.rss_str())
     elements = root.findall(f"{{{ATOM_NS}}}entry") if fmt == "atom" else root.findall("channel/item")
     return [etree.tostring(e, encoding="utf-8", with_tail=False, pretty_print=True).rstrip(b"\n") for e in elements]
-
-
-_ENTRIES = _EntryCache()  # a memo of a pure function, not state the output depends on
-
-
-@contextmanager
-def widened_entry_memo(limit_bytes: int | None) -> Iterator[None]:
-    """Keep up to ``limit_bytes`` of rendered entries for a while (None: as usual)."""
-    if limit_bytes is None:
-        yield
-        return
-    with _ENTRIES.widened(limit_bytes):
-        yield
 
 
 def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
@@ -340,7 +323,7 @@ def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
         "title": feed_title(site, feed),
         "home_page_url": feed_page_url(site, feed),
         "feed_url": feed_url(site, feed, "json"),
-        "description": site.description if feed.kind == "all" else f"{site.description}: {feed.title}",
+        "description": description(site.description, feed),
         "authors": [{"name": site.author}],
     }
     lang = feed_language(feed, docs)
@@ -369,17 +352,17 @@ def _json_item(doc: Document, site: SiteConfig, full: bool) -> dict:
         item["external_url"] = doc.link
     if doc.author:
         item["authors"] = [{"name": doc.author}]
-    if doc.lang != "und":
+    if doc.lang != UNDETERMINED:
         item["language"] = doc.lang
     return item
 
 
 def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-                hubs: Sequence[str] = (), archives: int = 0) -> dict[str, bytes]:
+                hubs: Sequence[str] = (), archives: int = 0, memo: RenderMemo | None = None) -> dict[str, bytes]:
     """Every format of one feed, by the path it is published at."""
     return {
-        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content, hubs, archives),
-        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content, hubs),
+        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content, hubs, archives, memo),
+        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content, hubs, memo),
         feed_path(feed, "json"): render_json(feed, docs, site, full_content, hubs),
     }
 
@@ -396,63 +379,88 @@ def _templates():
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["language_name"] = language_name
     env.filters["direction"] = text_direction
     env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
     env.filters["rfc3339"] = lambda moment, zone: moment.astimezone(zone).isoformat()
     env.globals.update(feed_path=feed_path, feed_title=feed_title, article_path=article_path,
-                       feed_page_path=feed_page_path, article_item=_article_item, version=__version__)
+                       page_path=page_path, facets=facets, version=__version__)
     return env
 
 
-_ITEMS = _EntryCache(size=1024)  # a memo of _article_item, like the entries'
+def facets(doc: Document, placement: str) -> list[Feed]:
+    """The feeds an article's page and list item link to at ``placement`` ("meta" or "tags")."""
+    return [feed for feed in memberships(doc) if kind_of(feed).on_article == placement]
 
 
-def _article_item(site: SiteConfig, doc: Document, root: str):
+def _item_renderer(site: SiteConfig, memo: RenderMemo | None) -> Callable[[Document, str], object]:
     """An article's line in a page's list (item.html), rendered once for every page that lists it."""
     from markupsafe import Markup
 
-    key = (_entry_key(doc, site, "item", False), root)
-    item = _ITEMS.recall(key)
-    if item is None:
-        item = _ITEMS.remember(key, _templates().get_template("item.html").render(site=site, doc=doc, root=root))
-    return Markup(item)  # autoescaped by its own template
+    items = memo.items if memo is not None else EntryMemo()
+    template = _templates().get_template("item.html")
+
+    def item(doc: Document, root: str):
+        key = (_entry_key(doc, site, "item", False), root)
+        found = items.recall(key)
+        if found is None:
+            found = items.remember(key, template.render(site=site, doc=doc, root=root))
+        return Markup(found)  # autoescaped by its own template
+
+    return item
 
 
 def render_article(doc: Document, site: SiteConfig, feeds: dict[str, Feed]) -> bytes:
-    """The article page each entry links to; its HTML body is already escaped."""
+    """The article page each entry links to; its HTML body is already escaped.
+
+    ``feeds``: the published feeds by name; the page links those the document is in.
+    """
     from markupsafe import Markup
 
-    topic_feeds = [feeds[f"topics/{t.slug}"] for t in doc.topics if f"topics/{t.slug}" in feeds]
+    mine = [feeds[feed.name] for feed in memberships(doc) if feed.name in feeds]
     page = _templates().get_template("article.html").render(
-        site=site, doc=doc, content=Markup(doc.content_html), topic_feeds=topic_feeds, root="../",
-        feeds=[feeds[name] for name in ("all", f"languages/{doc.lang}") if name in feeds] + topic_feeds,
+        site=site, doc=doc, content=Markup(doc.content_html), root="../",
+        tags=[feed for feed in mine if kind_of(feed).on_article == "tags"],
+        byline=next((feed for feed in mine if kind_of(feed).on_article == "byline"), None),
+        feeds=sorted((feed for feed in mine if kind_of(feed).article_rank is not None),
+                     key=lambda feed: kind_of(feed).article_rank),
     )
     return page.encode("utf-8")
 
 
-def render_index(site: SiteConfig, feeds: Sequence[Feed], latest: Sequence[Document]) -> bytes:
+def render_index(site: SiteConfig, feeds: Sequence[Feed], latest: Sequence[Document],
+                 memo: RenderMemo | None = None) -> bytes:
     """The front page: everything's newest articles and a way to every feed."""
-    everything = next((feed for feed in feeds if feed.kind == "all"), Feed("all", "all", "Everything"))
-    page = _templates().get_template("index.html").render(site=site, feeds=feeds, everything=everything,
-                                                          latest=latest, root="")
+    # A kind behind a switch gets its section once it has a feed: no empty "Authors" on a site without any.
+    sections = [(kind, listed) for kind, listed in _by_kind(feeds) if kind.section and (listed or kind.switch is None)]
+    page = _templates().get_template("index.html").render(
+        site=site, feeds=feeds, everything=home(feeds), sections=sections, latest=latest, root="",
+        article_item=_item_renderer(site, memo))
     return page.encode("utf-8")
 
 
-def render_feed_page(site: SiteConfig, feed: Feed, latest: Sequence[Document], archives: int = 0) -> bytes:
-    """A topic's or a language's page: what its feed holds, and how to subscribe to it."""
-    heading = language_name(feed.lang or feed.slug) if feed.kind == "language" else feed.title
+def render_feed_page(site: SiteConfig, feed: Feed, latest: Sequence[Document], archives: int = 0,
+                     related: Sequence[Feed] = (), memo: RenderMemo | None = None) -> bytes:
+    """A feed's own page (a topic's, a language's…): what its feed holds, and how to subscribe to it.
+
+    ``related``: feeds listed on the page besides its own (a topic's feeds in one language).
+    """
+    depth = page_path(feed).count("/")
     page = _templates().get_template("feed.html").render(
-        site=site, feed=feed, feeds=[Feed("all", "all", "Everything"), feed], heading=heading, latest=latest,
-        archives=archives, root="../")
+        site=site, feed=feed, kind=kind_of(feed), feeds=[EVERYTHING, feed], heading=feed.title, latest=latest,
+        archives=archives, related=[(kind, listed) for kind, listed in _by_kind(related) if listed],
+        root="../" * depth, article_item=_item_renderer(site, memo))
     return page.encode("utf-8")
+
+
+def _by_kind(feeds: Sequence[Feed]) -> list[tuple[FeedKind, list[Feed]]]:
+    return [(kind, [feed for feed in feeds if feed.kind == kind.name]) for kind in KINDS]
 
 
 OPML_FILES = {"atom": "feeds.opml", "json": "feeds-json.opml"}
 
 
 def render_opml(site: SiteConfig, feeds: Sequence[Feed], fmt: str = "atom") -> bytes:
-    """OPML 2.0: every feed in one format, grouped, for one-click subscription.
+    """OPML 2.0: every feed in one format, grouped by kind, for one-click subscription.
 
     One file per format: a reader imports every outline, so listing a feed's
     Atom and JSON forms together would subscribe everyone twice.
@@ -461,15 +469,15 @@ def render_opml(site: SiteConfig, feeds: Sequence[Feed], fmt: str = "atom") -> b
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = site.title if fmt == "atom" else f"{site.title} (JSON Feed)"
     body = etree.SubElement(root, "body")
-    groups = {"all": body}
-    labels = {"topic": "Topics", "language": "Languages"}
+    groups: dict[str, etree._Element] = {}
     for feed in feeds:
-        if feed.kind not in groups:
-            label = labels[feed.kind]
-            groups[feed.kind] = etree.SubElement(body, "outline", text=label, title=label)
-        title = feed_title(site, feed)
+        kind = kind_of(feed)
+        if kind.name not in groups:
+            groups[kind.name] = body if kind.home else etree.SubElement(body, "outline", text=kind.plural,
+                                                                          title=kind.plural)
+        name = feed_title(site, feed)
         etree.SubElement(
-            groups[feed.kind], "outline", type="rss", text=title, title=title,
+            groups[kind.name], "outline", type="rss", text=name, title=name,
             xmlUrl=feed_url(site, feed, fmt), htmlUrl=feed_page_url(site, feed),
         )
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,6 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import web
+from cachetools import LRUCache
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +102,10 @@ def accepts_gzip(header: str) -> bool:
 
 
 class FileCache:
-    """Recently served files, bounded in bytes; always checked against a fresh stat."""
+    """Recently served files, bounded in bytes (cachetools' LRU); always checked against a fresh stat."""
 
     def __init__(self, limit: int = CACHE_BYTES):
-        self._files: OrderedDict[str, CachedFile] = OrderedDict()
-        self._bytes = 0
-        self._limit = limit
+        self._files: LRUCache = LRUCache(maxsize=limit, getsizeof=_cached_size)
 
     def get(self, path: str) -> CachedFile | None:
         try:
@@ -119,11 +117,13 @@ class FileCache:
         identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         cached = self._files.get(path)
         if cached and cached.identity == identity:
-            self._files.move_to_end(path)
             return cached
         cached = self._load(path)
         if cached is not None:
-            self._store(path, cached)
+            try:
+                self._files[path] = cached
+            except ValueError:  # larger than the whole cache: served, not kept
+                self._files.pop(path, None)
         return cached
 
     def _load(self, path: str) -> CachedFile | None:
@@ -146,18 +146,10 @@ class FileCache:
             closed=_is_closed_archive(path, body),
         )
 
-    def _store(self, path: str, cached: CachedFile) -> None:
-        old = self._files.pop(path, None)
-        if old:
-            self._bytes -= len(old.body) + len(old.gzipped or b"")
-        size = len(cached.body) + len(cached.gzipped or b"")
-        if size > self._limit:
-            return
-        self._files[path] = cached
-        self._bytes += size
-        while self._bytes > self._limit:
-            _, evicted = self._files.popitem(last=False)
-            self._bytes -= len(evicted.body) + len(evicted.gzipped or b"")
+
+
+def _cached_size(cached: CachedFile) -> int:
+    return len(cached.body) + len(cached.gzipped or b"")
 
 
 def _is_closed_archive(path: str, body: bytes) -> bool:

@@ -11,7 +11,9 @@ from lxml import etree
 
 from conftest import TOML, Project, parse_feed
 from feedd.archive import plan
-from feedd.build import build, publish, sync
+from feedd.build import build
+from feedd.publish import PublishPlan, publish
+from feedd.reconcile import sync
 from feedd.config import load_config
 from feedd.index import Index
 from feedd.serve import FeedServer
@@ -203,7 +205,7 @@ def test_incremental_publishes_keep_the_chain_whole(small):
                 day = START + timedelta(days=rng.randrange(0, 200))
                 small.seed(name, seed_text(live[name], day, "en", rng.choice(["", "Zelensky", "Edited."])))
             report = sync(config, index, NOW, paths=[name])
-            publish(config, index, NOW, report, feeds=report.feeds)
+            publish(config, index, NOW, PublishPlan.of(report))
             if step % 10 == 9:
                 for feed in ("all.atom", "languages/en.atom", "languages/fr.atom", "topics/ukraine.atom"):
                     if (small.feeds / feed).exists():

@@ -39,7 +39,8 @@ def test_init_then_build_then_list(tmp_path):
     root = tmp_path / "site"
     assert "wrote" in feedd("init", root).stdout
     assert (root / "feedd.toml").is_file() and (root / "seeds").is_dir()
-    assert feedd("init", root, check=False).returncode == 1  # never overwrites silently
+    refused = feedd("init", root, check=False)  # never overwrites silently
+    assert refused.returncode == 2 and refused.stderr.startswith("feedd: error: ") and len(refused.stderr.splitlines()) == 1
     (root / "seeds" / "a.txt").write_text(" date 2026-03-08 An example article about an example, in English.")
     out = feedd("build", "--root", root).stdout
     assert out.startswith("1 added")
@@ -48,6 +49,24 @@ def test_init_then_build_then_list(tmp_path):
     assert "a.txt" in listing and "example" in listing
     rows = [json.loads(line) for line in feedd("list", "--root", root, "--json").stdout.splitlines()]
     assert rows[0]["state"] == "published" and rows[0]["topics"] == ["example"]
+
+
+@pytest.mark.parametrize("command", [("list",), ("list", "--json"), ("topics", "suggest")])
+def test_no_index_yet_is_the_same_one_line_error_in_every_command(tmp_path, command):
+    root = tmp_path / "site"
+    feedd("init", root)
+    result = feedd(*command, "--root", root, check=False)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"feedd: error: no index yet at {root / '.feedd' / 'index.sqlite3'}: run feedd build first\n"
+    assert not (root / ".feedd" / "index.sqlite3").exists()  # asking does not create one
+
+
+def test_check_of_a_missing_file_is_a_one_line_error(tmp_path):
+    root = tmp_path / "site"
+    feedd("init", root)
+    result = feedd("check", "--root", root, root / "seeds" / "nope.txt", check=False)
+    assert (result.returncode, result.stderr) == (2, f"feedd: error: {root / 'seeds' / 'nope.txt'}: no such file\n")
 
 
 def test_build_lists_rejections_and_still_succeeds(tmp_path):

@@ -157,19 +157,20 @@ def test_index_page_has_autodiscovery_links():
 
 @pytest.mark.parametrize("render", [render_atom, render_rss])
 def test_entries_rendered_once_are_reused_but_never_stale(render):
-    """Each entry's XML is kept between renders (feedd.render._EntryCache): the bytes
+    """Each entry's XML is kept between renders (feedd.render.RenderMemo): the bytes
     are those of a fresh render, and a changed document gets a new entry."""
-    from feedd import render as module
+    from feedd.render import RenderMemo
 
     feed = Feed("all", "all", "Everything")
-    warm = render(feed, DOCS, SITE)
-    module._ENTRIES.entries.clear()
-    assert render(feed, DOCS, SITE) == warm
+    memo = RenderMemo()
+    warm = render(feed, DOCS, SITE, memo=memo)
+    assert len(memo.entries) == len(DOCS)
+    assert render(feed, DOCS, SITE, memo=RenderMemo()) == warm == render(feed, DOCS, SITE, memo=memo)
     edited = [doc(3, title="A new title for three", updated=datetime(2026, 3, 20, tzinfo=timezone.utc))] + DOCS[1:]
-    parsed = parse_feed(render(feed, edited, SITE))
+    parsed = parse_feed(render(feed, edited, SITE, memo=memo))
     assert parsed.entries[0].title == "A new title for three"
     assert [e.id for e in parsed.entries] == [d.id for d in DOCS]
-    assert render(feed, DOCS, SITE) == warm
+    assert render(feed, DOCS, SITE, memo=memo) == warm
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
@@ -184,11 +185,14 @@ def test_entries_rendered_together_are_the_bytes_of_entries_rendered_alone(fmt):
 def test_a_widened_entry_memo_shrinks_back_afterwards():
     from feedd import render as module
 
-    memo = module._EntryCache(size=2)
+    memo = module.EntryMemo(size=2)
     with memo.widened(10**9):
         memo.get_many(DOCS, SITE, "atom", True)
-        assert len(memo.entries) == len(DOCS) > 2
-    assert len(memo.entries) == 2 and memo.bytes == sum(map(len, memo.entries.values()))
+        assert len(memo) == len(DOCS) > 2
+    assert len(memo) == 2
+    # The two kept are the most recently used: asking for them renders nothing.
+    newest = DOCS[-2:]
+    assert all(memo.recall(module._entry_key(d, SITE, "atom", True)) is not None for d in newest)
 
 
 def test_json_feed_follows_the_1_1_spec():

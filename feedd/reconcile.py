@@ -1,0 +1,423 @@
+"""Reconcile ``seeds/`` with the index: read, analyse and store what changed.
+
+:func:`sync` is the one way a seed file becomes (or stops being) a document:
+``feedd build`` calls it for the whole folder, the daemon for the paths its
+watcher reported. Each run is a :class:`Reconciliation`: what the index and
+the disk say, the moves seen so far, and the report of what changed, which
+tells the publish stage (:mod:`feedd.publish`) what to render again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import partial
+
+from . import __version__, document, lemmas
+from .config import Config
+from .feeds import member_names
+from .index import FileState, Index
+from .language import detect_language
+from .model import Document, Parsed, Rejected, Topic, shown_path, stamp
+from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
+from .topics import Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # files read, analysed and committed together
+# This many files to read, or more, and they are parsed and their language
+# detected in worker processes, one per core (bench/build.py: 1.8x on 2 cores).
+PARALLEL_MIN = 64
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    unchanged: int = 0
+    deferred: int = 0  # changed too recently to be read safely: next time
+    feeds: set[str] = field(default_factory=set)  # feeds whose entries may have changed
+    keys: set[str] = field(default_factory=set)  # documents that changed: archive pages may hold them
+    gone_pages: set[str] = field(default_factory=set)  # article pages to take down
+
+    def touch(self, *docs: Document | None) -> None:
+        """These documents changed (as they were, and as they are): their feeds are due."""
+        for doc in docs:
+            if doc is not None:
+                self.feeds |= member_names(doc)
+                self.keys.add(doc.key)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.moved or self.removed or self.rejected)
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.moved)} moved, "
+                f"{len(self.removed)} removed, {len(self.rejected)} rejected, {self.unchanged} unchanged")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    parsed: Parsed
+    lang: str
+    topics: tuple[Topic, ...]
+
+
+def read(raw: bytes, path: str, config: Config) -> tuple[Parsed, str]:
+    """Parse and detect the language: pure, and the costly half of the work."""
+    parsed = document.parse(raw, path, config.site.zone)
+    return parsed, parsed.lang or detect_language(parsed.text or parsed.title, config.language)
+
+
+def tag(parsed: Parsed, lang: str, path: str, config: Config, matcher: Matcher) -> Tagging:
+    """Topics for a read document, given the rules compiled for its language."""
+    return assign_topics(parsed.title, parsed.text, parsed.tags, folder_of(path), config.topics, lang,
+                         matcher=matcher)
+
+
+def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
+    """Read and tag one document, as :func:`sync` would."""
+    parsed, lang = read(raw, path, config)
+    tagging = tag(parsed, lang, path, config, Matcher(config.topics, lang, keyword_forms(config, lang)))
+    return Analysis(parsed, lang, tagging.topics), tagging
+
+
+class Readers:
+    """:func:`read` for many documents, in worker processes when it pays.
+
+    Fork where the caller has no other thread (``feedd build``): the workers
+    start at once and share the loaded language profiles. A daemon has
+    threads, so its workers are spawned, and only for a big batch.
+    """
+
+    def __init__(self, config: Config, files: int):
+        self.config = config
+        self.pool = None
+        workers = min(os.cpu_count() or 1, 8)
+        if files >= PARALLEL_MIN and workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "fork" if threading.active_count() == 1 else "spawn"
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                            initializer=_warm_up, initargs=(config,))
+
+    def submit(self, items: list[tuple[bytes, str]]) -> Iterator[tuple[Parsed, str] | Rejected]:
+        """Results in order; with workers, the work starts now and runs while the caller goes on."""
+        if self.pool is None or len(items) < 2:
+            return (_read_or_reject(raw, path, self.config) for raw, path in items)
+        work = partial(_read_or_reject, config=self.config)
+        return self.pool.map(work, *zip(*items), chunksize=max(1, len(items) // 16))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _read_or_reject(raw: bytes, path: str, config: Config) -> tuple[Parsed, str] | Rejected:
+    try:
+        return read(raw, path, config)
+    except Rejected as rejection:
+        return rejection
+
+
+def _warm_up(config: Config) -> None:
+    """Load the language profiles in a worker before its first document."""
+    _die_with_parent()
+    detect_language("Load the language profiles before the first real document.", config.language)
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a killed ``feedd build`` (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def keyword_forms(config: Config, lang: str) -> Forms:
+    """Inflections of the rules' words in ``lang`` (cached per machine; see :mod:`feedd.lemmas`)."""
+    return keyword_forms_many(config, [lang])[lang]
+
+
+def keyword_forms_many(config: Config, langs: Iterable[str]) -> dict[str, Forms]:
+    langs = sorted(set(langs))
+    words = rule_words(config.topics)
+    if not words:
+        return {lang: {} for lang in langs}
+    try:
+        found = lemmas.lookup_many(langs, words)
+    except Exception as exc:  # a child killed for memory, say: match as written this time
+        log.warning("could not look up inflections (%s); keywords match as written", exc)
+        return {lang: {} for lang in langs}
+    return {lang: fold_forms(found[lang]) for lang in langs}
+
+
+def analysis_stamp(config: Config) -> str:
+    """What a document's language and topics depend on besides its bytes."""
+    return stamp(__version__, lemmas.LEMMATISER, repr(config.topics), repr(config.language), repr(config.site.zone))
+
+
+def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
+         progress: Callable | None = None, busy: set[str] | frozenset = frozenset(),
+         cancel: threading.Event | None = None, min_age: float = 0.0) -> SyncReport:
+    """Bring the index in line with ``seeds/``: all of it, or just ``paths``.
+
+    Unchanged files (same size and mtime) are not read; files with a new stat
+    are hashed and analysed only if their bytes changed. A file that vanished
+    while one with the same bytes appeared is a move and keeps its id.
+    Paths in ``busy`` (still being written), and files changed less than
+    ``min_age`` seconds ago (a writer the watcher did not report), are left
+    for later (``report.deferred``); ``cancel`` stops it between batches,
+    each committed whole.
+    """
+    # New topic rules or language settings (or a new feedd) re-read everything.
+    current = analysis_stamp(config)
+    force = index.meta("analysis_stamp") != current
+    run = Reconciliation(config, index, now, force)
+    run.look(None if force else paths, busy)
+    if run.reconcile(progress, cancel, min_age) and force:
+        index.set_meta("analysis_stamp", current)
+    return run.report
+
+
+class Reconciliation:
+    """One run of :func:`sync`: what the index and the disk say, and what changed."""
+
+    def __init__(self, config: Config, index: Index, now: datetime, force: bool):
+        self.config = config
+        self.index = index
+        self.now = now
+        self.force = force  # read every file again, changed or not
+        self.report = SyncReport()
+        self.known: dict[str, FileState] = {}  # what the index holds of the paths looked at
+        self.present: dict[str, SeedFile] = {}  # what the disk holds
+        self.gone: dict[str, FileState] = {}  # indexed, no longer on disk (unless a move claims them)
+        self.gone_by_hash: dict[str, list[str]] = {}
+
+    def look(self, paths: Iterable[str] | None, busy: set[str] | frozenset) -> None:
+        """What the index and the disk say: about everything, or just ``paths`` (and folders)."""
+        if paths is None:
+            self.known = self.index.file_states()
+            self.present = {seed.path: seed for seed in scan(self.config.seeds_dir)}
+            self.gone = {path: state for path, state in self.known.items() if path not in self.present}
+        else:
+            self._look_at(paths)
+        if busy:
+            self.present = {path: seed for path, seed in self.present.items() if path not in busy}
+            self.gone = {path: state for path, state in self.gone.items() if path not in busy}
+        for path, state in self.gone.items():
+            if state.error is None:
+                self.gone_by_hash.setdefault(state.hash, []).append(path)
+
+    def _look_at(self, paths: Iterable[str]) -> None:
+        seeds = self.config.seeds_dir
+        for path in dict.fromkeys(paths):
+            full = seeds / path
+            if full.is_dir() and not full.is_symlink():
+                for seed in scan(full):
+                    relpath = relative_seed_path(seeds, full / seed.path)
+                    if relpath:
+                        self.present[relpath] = SeedFile(relpath, seed.size, seed.mtime_ns)
+            elif relative_seed_path(seeds, full) == path:
+                seed = stat_seed(seeds, path)
+                if seed:
+                    self.present[path] = seed
+            # A vanished folder takes the documents under it along.
+            for state in self.index.file_states_under(path):
+                self.known[state.path] = state
+        for path, state in self.known.items():
+            if path not in self.present and stat_seed(seeds, path) is None:
+                self.gone[path] = state
+
+    def reconcile(self, progress: Callable | None, cancel: threading.Event | None, min_age: float) -> bool:
+        """Read what changed, in batches, and remove what is gone; False when cancelled (the next run goes on)."""
+        report = self.report
+        candidates = [seed for seed in self.present.values()
+                      if self.force or _needs_reading(self.known.get(seed.path), seed)]
+        if min_age > 0:
+            fresh_after = (self.now.timestamp() - min_age) * 1e9
+            report.deferred = sum(1 for seed in candidates if seed.mtime_ns > fresh_after)
+            candidates = [seed for seed in candidates if seed.mtime_ns <= fresh_after]
+        report.unchanged = len(self.present) - len(candidates)
+        if progress and candidates:
+            candidates = progress(candidates)
+        batches = [candidates[i:i + BATCH] for i in range(0, len(candidates), BATCH)]
+        with Readers(self.config, len(candidates)) as readers:
+            # While one batch is tagged and committed here, the next is being read by the workers.
+            pending = None
+            for batch in [*batches, None]:
+                if cancel is not None and cancel.is_set():
+                    return False
+                prepared = self._prepare(batch, readers) if batch else None
+                if pending:
+                    self._ingest(*pending)
+                pending = prepared
+        if cancel is not None and cancel.is_set():
+            return False
+        self._remove_gone()
+        return True
+
+    def _prepare(self, batch: list[SeedFile], readers: Readers):
+        """Read and hash a batch; hand what changed to the readers. Returns what :meth:`_ingest` needs."""
+        reads = []
+        with self.index.batch():
+            for seed in batch:
+                state = self.known.get(seed.path)
+                try:
+                    raw = read_seed(self.config.seeds_dir, seed, self.config.input.max_bytes)
+                except FileNotFoundError:
+                    if state:  # deleted between the scan (or event) and the read
+                        self.gone[seed.path] = state
+                    continue
+                except Rejected as rejection:
+                    self._reject(seed, "", rejection)
+                    continue
+                digest = document.content_hash(raw)
+                if state and state.hash == digest and state.error is None and not self.force:
+                    self.index.touch(seed.path, seed.size, seed.mtime_ns)
+                    self.report.unchanged += 1
+                    continue
+                reads.append((seed, raw, digest))
+        return [(seed, digest) for seed, _, digest in reads], readers.submit([(raw, seed.path) for seed, raw, _ in reads])
+
+    def _ingest(self, reads: list[tuple[SeedFile, str]], results) -> None:
+        """Tag a read batch and commit it, whole."""
+        config, index, report = self.config, self.index, self.report
+        with index.batch():
+            readings = []
+            for (seed, digest), result in zip(reads, results):
+                if isinstance(result, Rejected):
+                    self._reject(seed, digest, result)
+                else:
+                    readings.append((seed, digest, *result))
+            matchers = {lang: Matcher(config.topics, lang, forms)
+                        for lang, forms in keyword_forms_many(config, {r[3] for r in readings}).items()}
+            for seed, digest, parsed, lang in readings:
+                state = self.known.get(seed.path)
+                analysis = Analysis(parsed, lang, tag(parsed, lang, seed.path, config, matchers[lang]).topics)
+                previous = index.get(seed.path)
+                source, moved_from = state, None
+                if state is None:
+                    source, moved_from = self._moved_from(seed, digest)
+                doc = self._document(seed, digest, analysis, source)
+                index.put(doc, seed.size, seed.mtime_ns, first_seen=self.now)
+                report.touch(previous, doc)
+                if previous and previous.key != doc.key:
+                    report.gone_pages.add(previous.key)
+                if moved_from:
+                    report.moved.append((moved_from, seed.path))
+                    log.info("moved %s -> %s", shown_path(moved_from), shown_path(seed.path))
+                else:
+                    (report.updated if state else report.added).append(seed.path)
+                    log.info("%s %s lang=%s topics=%s", "updated" if state else "ingested", shown_path(seed.path),
+                             doc.lang, ",".join(t.slug for t in doc.topics) or "-")
+
+    def _moved_from(self, seed: SeedFile, digest: str) -> tuple[FileState | None, str | None]:
+        """Is this new path a document that moved? Its old state and path, or (None, None).
+
+        Watchers report a move as a removal and a creation, in either order and
+        not always in the same batch: match the bytes against paths gone in this
+        run, then tombstones of removals already handled, then indexed paths that
+        no longer exist (their removal not handled yet).
+        """
+        index = self.index
+        if self.gone_by_hash.get(digest):
+            old_path = self.gone_by_hash[digest].pop(0)
+            state = self.gone.pop(old_path)
+        else:
+            state = index.take_tombstone(digest)
+            if state:
+                return state, state.path
+            vanished = [path for path in index.paths_with_hash(digest)
+                        if path != seed.path and stat_seed(self.config.seeds_dir, path) is None]
+            if not vanished:
+                return None, None
+            old_path = vanished[0]
+            state = index.file_state(old_path)
+            self.gone.pop(old_path, None)
+        self.report.touch(index.remove(old_path))
+        return state, old_path
+
+    def _reject(self, seed: SeedFile, digest: str, rejection: Rejected) -> None:
+        index, report = self.index, self.report
+        state = self.known.get(seed.path)
+        if state and state.error == rejection.reason and state.hash == digest:
+            index.touch(seed.path, seed.size, seed.mtime_ns)
+            return  # the same complaint about the same bytes: said already
+        old = index.get(seed.path)
+        key = state.key if state else self._free_key(document.document_key(seed.path, None), seed.path)
+        index.put_rejected(seed.path, key, state.id if state else "", digest, seed.size, seed.mtime_ns,
+                           rejection.reason, first_seen=self.now)
+        report.rejected.append(rejection)
+        report.touch(old)
+        if old:
+            report.gone_pages.add(old.key)
+        log.warning("rejected %s", rejection)
+
+    def _document(self, seed: SeedFile, digest: str, analysis: Analysis, source: FileState | None) -> Document:
+        """Decide identity and dates: the only impure choices, made once."""
+        parsed = analysis.parsed
+        if parsed.id:
+            key, id_ = document.identity(self.config.site.tag_authority, seed.path, parsed.id)
+        elif source and source.id:
+            key, id_ = source.key, source.id
+        else:
+            key = self._free_key(document.document_key(seed.path, None), seed.path)
+            id_ = document.entry_id(self.config.site.tag_authority, key)
+        mtime = datetime.fromtimestamp(seed.mtime_ns // 1_000_000_000, timezone.utc)
+        published = parsed.date or (source.published if source and source.published else mtime)
+        if source and source.updated and source.hash != digest:
+            # An edit: later than before, always, so that readers notice it.
+            updated = max(published, mtime, source.updated + timedelta(seconds=1))
+        elif source and source.updated:
+            updated = max(published, source.updated)  # a move, or new rules: not an edit
+        else:
+            updated = published  # first seen: as new as its date says
+        return Document(
+            path=seed.path, key=key, id=id_, hash=digest, title=parsed.title,
+            published=published, updated=updated, lang=analysis.lang, topics=analysis.topics,
+            author=parsed.author, link=parsed.link, summary=parsed.summary, content_html=parsed.content_html,
+        )
+
+    def _free_key(self, key: str, path: str | None = None) -> str:
+        """``key``, or ``key-2``… when a moved document already holds it."""
+        candidate, n = key, 1
+        while self.index.key_owner(candidate) not in (None, path):
+            n += 1
+            candidate = f"{key}-{n}"
+        return candidate
+
+    def _remove_gone(self) -> None:
+        if not self.gone:
+            return
+        with self.index.batch():
+            for path in sorted(self.gone):
+                old = self.index.remove(path, self.now)
+                self.report.removed.append(path)
+                self.report.touch(old)
+                if old:
+                    self.report.gone_pages.add(old.key)
+                log.info("removed %s", shown_path(path))
+
+
+def _needs_reading(state: FileState | None, seed: SeedFile) -> bool:
+    if state is None or state.size != seed.size or state.mtime_ns != seed.mtime_ns:
+        return True
+    return bool(state.error and state.error.startswith("cannot read"))  # permissions may be fixed
