@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep DIR's corpus and index if built already")
     parser.add_argument("--drops", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--core-feeds-only", action="store_true",
+                        help="switch off the author and topic-in-one-language feeds (to compare with older figures)")
     args = parser.parse_args()
     root = args.dir or Path(f"/tmp/feedd-scale-{args.n}")
     today = date.today().isoformat()
@@ -63,7 +65,10 @@ def main() -> None:
     if not (args.reuse and (root / ".feedd" / "index.sqlite3").exists()):
         shutil.rmtree(root, ignore_errors=True)
         (root / "seeds").mkdir(parents=True)
-        shutil.copy(REPO / "feedd.toml", root / "feedd.toml")
+        toml = (REPO / "feedd.toml").read_text(encoding="utf-8")
+        if args.core_feeds_only:
+            toml = toml.replace("[feeds]\n", "[feeds]\nauthors = false\ntopic_languages = false\n", 1)
+        (root / "feedd.toml").write_text(toml, encoding="utf-8")
         generate(args.n, root / "seeds" / "corpus")
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "feedd", "build", "--root", str(root)], check=True,

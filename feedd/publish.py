@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 FILE_MODE = 0o644
 PAGE_SLICE = 500  # article pages rendered per slice: memory stays flat whatever the corpus size
 ENTRY_MEMO_BYTES = 64 * 1024 * 1024  # rendered entries kept while many archive pages are rendered
+# More archive pages than this in one publish (a build, not a drop: a drop opens one page per
+# feed it touches, whose entries the memo's usual size holds) and the memo widens for them.
+WIDEN_ABOVE = 16
 
 
 @dataclass
@@ -181,7 +184,7 @@ def _publish_archives(config: Config, index: Index, feeds: list[tuple[Feed, int]
     if not work:
         return
     work.sort(key=lambda item: item[:3])
-    with memo.entries.widened(ENTRY_MEMO_BYTES if len(work) > 1 else None):
+    with memo.entries.widened(ENTRY_MEMO_BYTES if len(work) > WIDEN_ABOVE else None):
         for _, _, page, feed, last in work:
             docs = index.archive_page(feed, page)
             write(registry.archive_path(feed, page),

@@ -238,9 +238,10 @@ class EntryMemo:
     def __init__(self, size: int = 2048):  # a drop at 100k: ~1,000 entries (5 feeds, 2 formats, 5 open archive pages)
         self.size = size
         self._cache: LRUCache = LRUCache(maxsize=size)
+        self._wide: LRUCache | None = None  # while widened: new pieces, bounded by bytes
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return len(self._cache) + len(self._wide or ())
 
     def get_many(self, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
         keys = [_entry_key(doc, site, fmt, full) for doc in docs]
@@ -250,30 +251,32 @@ class EntryMemo:
         return [entry if entry is not None else self.remember(key, next(fresh))
                 for key, entry in zip(keys, found)]
 
-    def recall(self, key: tuple):
-        return self._cache.get(key)
+    def recall(self, key: str):
+        found = self._cache.get(key)
+        if found is None and self._wide is not None:
+            found = self._wide.get(key)
+        return found
 
-    def remember(self, key: tuple, value):
+    def remember(self, key: str, value):
         try:
-            self._cache[key] = value
+            (self._wide if self._wide is not None else self._cache)[key] = value
         except ValueError:  # larger than the whole memo: rendered, not kept
             pass
         return value
 
     @contextmanager
     def widened(self, limit_bytes: int | None) -> Iterator[None]:
-        """Keep up to ``limit_bytes`` of pieces for a while (None: as usual)."""
-        if limit_bytes is None:
+        """Keep up to ``limit_bytes`` more of pieces for a while (None: as usual); afterwards
+        the most recently used of them stay, as many as the memo usually holds."""
+        if limit_bytes is None or self._wide is not None:
             yield
             return
-        wide = LRUCache(maxsize=limit_bytes, getsizeof=len)
-        self._move(self._cache, wide)
-        self._cache = wide
+        self._wide = LRUCache(maxsize=limit_bytes, getsizeof=len)
         try:
             yield
         finally:
-            self._cache = LRUCache(maxsize=self.size)
-            self._move(wide, self._cache)  # the most recently used that fit stay
+            wide, self._wide = self._wide, None
+            self._move(wide, self._cache)
 
     @staticmethod
     def _move(source: LRUCache, target: LRUCache) -> None:
@@ -299,11 +302,19 @@ def _entries(memo: RenderMemo | None) -> EntryMemo:
     return memo.entries if memo is not None else EntryMemo()
 
 
-def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> tuple:
+def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> str:
     """Everything an entry is made of, compactly: its text fields are parsed from the
     file's bytes (``hash``) and path, so these stand for them; keeping whole documents
-    as keys would hold their text alive and hash it on every look-up."""
-    return (doc.path, doc.key, doc.id, doc.hash, doc.published, doc.updated, doc.lang, doc.topics, site, fmt, full)
+    as keys would hold their text alive and hash it on every look-up. A string, whose
+    hash Python keeps: an LRU hashes its key several times per look-up."""
+    topics = "\x1f".join(f"{topic.slug}\x1e{topic.title}" for topic in doc.topics)
+    return "\x00".join((_site_token(site), fmt, "1" if full else "0", doc.path, doc.key, doc.id, doc.hash,
+                        doc.published.isoformat(), doc.updated.isoformat(), doc.lang, topics))
+
+
+@lru_cache(maxsize=8)
+def _site_token(site: SiteConfig) -> str:
+    return repr(site)
 
 
 def _render_entries(docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
@@ -400,7 +411,7 @@ def _item_renderer(site: SiteConfig, memo: RenderMemo | None) -> Callable[[Docum
     template = _templates().get_template("item.html")
 
     def item(doc: Document, root: str):
-        key = (_entry_key(doc, site, "item", False), root)
+        key = _entry_key(doc, site, "item", False) + "\x00" + root
         found = items.recall(key)
         if found is None:
             found = items.remember(key, template.render(site=site, doc=doc, root=root))
@@ -442,11 +453,14 @@ def render_feed_page(site: SiteConfig, feed: Feed, latest: Sequence[Document], a
                      related: Sequence[Feed] = (), memo: RenderMemo | None = None) -> bytes:
     """A feed's own page (a topic's, a language's…): what its feed holds, and how to subscribe to it.
 
+    Its own feed comes first among the autodiscovery links: readers take the first (NetNewsWire
+    scores by order), and someone pasting a topic's page wants the topic, not everything.
+
     ``related``: feeds listed on the page besides its own (a topic's feeds in one language).
     """
     depth = page_path(feed).count("/")
     page = _templates().get_template("feed.html").render(
-        site=site, feed=feed, kind=kind_of(feed), feeds=[EVERYTHING, feed], heading=feed.title, latest=latest,
+        site=site, feed=feed, kind=kind_of(feed), feeds=[feed, EVERYTHING], heading=feed.title, latest=latest,
         archives=archives, related=[(kind, listed) for kind, listed in _by_kind(related) if listed],
         root="../" * depth, article_item=_item_renderer(site, memo))
     return page.encode("utf-8")

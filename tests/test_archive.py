@@ -182,6 +182,21 @@ def test_an_archived_document_edited_to_a_new_date_moves_back_into_the_feed(smal
     assert_walk_is_complete(small)
 
 
+def test_author_and_topic_language_chains_visit_every_document_once(small):
+    """The kinds added through the registry archive like the others: their walks are whole too."""
+    for n in range(57):
+        author = ("Anna K", "Ben L")[n % 2]
+        day = START + timedelta(days=n)
+        lang = "fr" if n % 3 else "en"
+        small.seed(f"a{n:03}.txt", f"date: {day:%Y-%m-%d}\nauthor: {author}\n\nArticle {n}. {TEXTS[lang]} Zelensky\n")
+    build(small.config, now=NOW)
+    for feed, count in [("authors/anna-k.atom", 29), ("authors/ben-l.atom", 28), ("topics/ukraine/fr.atom", 38),
+                        ("topics/ukraine/en.atom", 19)]:
+        pages = assert_walk_is_complete(small, feed)
+        assert len(published_ids(small, feed.removesuffix(".atom"))) == count
+        assert pages and all(page.startswith(feed.removesuffix(".atom") + "/archive/") for page in pages)
+
+
 def test_incremental_publishes_keep_the_chain_whole(small):
     """The daemon's way (sync some paths, publish the feeds they touched), checked after every step."""
     rng = random.Random(5005)
@@ -207,7 +222,8 @@ def test_incremental_publishes_keep_the_chain_whole(small):
             report = sync(config, index, NOW, paths=[name])
             publish(config, index, NOW, PublishPlan.of(report))
             if step % 10 == 9:
-                for feed in ("all.atom", "languages/en.atom", "languages/fr.atom", "topics/ukraine.atom"):
+                for feed in ("all.atom", "languages/en.atom", "languages/fr.atom", "topics/ukraine.atom",
+                             "topics/ukraine/en.atom", "topics/ukraine/fr.atom"):
                     if (small.feeds / feed).exists():
                         assert_walk_is_complete(small, feed)
     assert len(list((small.feeds / "all/archive").glob("*.atom"))) >= 3

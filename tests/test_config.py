@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,58 @@ def test_invalid_config_is_a_clear_error_naming_the_key(tmp_path, text, key):
         load_config(write(tmp_path, text))
     assert key in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+# -- every default written once: the feedd init template and the README agree with the dataclasses --
+
+def _sections():
+    import dataclasses
+
+    from feedd.config import _SECTIONS
+
+    for name, cls in _SECTIONS.items():
+        yield name, {f.name: f.default for f in dataclasses.fields(cls)}
+
+
+def test_the_init_template_states_every_default_as_it_is():
+    import tomllib
+
+    written = tomllib.loads(DEFAULT_TOML.format(title="feedd"))
+    for section, defaults in _sections():
+        assert section in written, f"feedd init leaves out [{section}]"
+        for key, default in defaults.items():
+            assert key in written[section], f"feedd init leaves out {section}.{key}"
+            value = written[section][key]
+            value = tuple(value) if isinstance(value, list) else value
+            assert value == (str(default) if isinstance(default, Path) else default), f"{section}.{key}"
+
+
+def test_the_readme_table_names_every_key_with_its_default():
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `\[(\w+)\]` \| (.*) \|$", readme, re.MULTILINE))
+    for section, defaults in _sections():
+        assert section in rows, f"README's configuration table has no [{section}] row"
+        stated = dict(re.findall(r"`(\w+)` \(([^)]*)\)", rows[section]))
+        for key, default in defaults.items():
+            assert f"`{key}`" in rows[section], f"README's table leaves out {section}.{key}"
+            if key in stated:
+                assert _same(_readme_value(stated[key]), default), f"README states another default for {section}.{key}"
+
+
+def _readme_value(text: str):
+    """``(`true`)``, ``(10 000 000)``, ``(0.7)``, ``(`[]`: any)``, ``(`http://…/`, where…)`` → a value."""
+    if text.startswith("`"):
+        text = text[1:text.index("`", 1)]
+    else:
+        text = re.split(r"[;:,]", text)[0].replace(" ", "")
+    return {"true": True, "false": False, "[]": ()}.get(text, text)
+
+
+def _same(stated, default) -> bool:
+    if isinstance(default, (bool, tuple)):
+        return stated == default
+    if isinstance(default, (int, float)):
+        return float(stated) == float(default)
+    return stated == str(default)

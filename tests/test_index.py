@@ -1,0 +1,198 @@
+"""The index's contract, method by method, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from feedd.index import SCHEMA_VERSION, Index, NoIndex
+from feedd.model import Document, Feed, Topic
+
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+ALL = Feed("all", "all", "Everything")
+UKRAINE = Feed("topics/ukraine", "topic", "Ukraine")
+FRENCH = Feed("languages/fr", "language", "French (français)", "fr")
+ANAIS = Feed("authors/anais", "author", "Anaïs")
+UKRAINE_FR = Feed("topics/ukraine/fr", "topic-language", "Ukraine in French (français)", "fr")
+
+
+def doc(n: int, published: datetime = NOW - DAY, lang="fr", topics=("ukraine",), author="Anaïs", **fields) -> Document:
+    values = dict(path=f"d{n}.txt", key=f"d{n}", id=f"tag:x,2026:d{n}", hash=f"h{n}", title=f"Title {n}",
+                  published=published, updated=published, lang=lang, topics=tuple(Topic(t, t.title()) for t in topics),
+                  author=author, link=None, summary=f"Summary {n}", content_html=f"<p>Body {n}</p>")
+    values.update(fields)
+    return Document(**values)
+
+
+@pytest.fixture
+def index(tmp_path):
+    with Index(tmp_path / "state" / "index.sqlite3") as opened:
+        yield opened
+
+
+def keys(docs) -> list[str]:
+    return [d.key for d in docs]
+
+
+def test_a_document_comes_back_as_it_was_put(index):
+    original = doc(1, link="https://example.org/x")
+    index.put(original, size=10, mtime_ns=5, first_seen=NOW)
+    assert index.get("d1.txt") == original
+    state = index.file_state("d1.txt")
+    assert (state.key, state.id, state.hash, state.size, state.mtime_ns, state.error) == ("d1", original.id, "h1", 10, 5, None)
+    assert index.key_owner("d1") == "d1.txt" and index.key_owner("nobody") is None
+    assert index.paths_with_hash("h1") == ["d1.txt"]
+    # Put again at the same path: replaced, never duplicated.
+    index.put(doc(1, title="Edited", topics=()), size=11, mtime_ns=6, first_seen=NOW)
+    assert index.get("d1.txt").title == "Edited"
+    assert keys(index.latest(UKRAINE, NOW, 10)) == []
+    assert len(list(index.documents())) == 1
+
+
+def test_latest_is_one_query_for_every_kind(index):
+    index.put(doc(1, NOW - 3 * DAY), 1, 1, NOW)
+    index.put(doc(2, NOW - 2 * DAY, lang="en", author=None), 1, 1, NOW)
+    index.put(doc(3, NOW - 1 * DAY, topics=()), 1, 1, NOW)
+    assert keys(index.latest(ALL, NOW, 10)) == ["d3", "d2", "d1"]
+    assert keys(index.latest(UKRAINE, NOW, 10)) == ["d2", "d1"]
+    assert keys(index.latest(FRENCH, NOW, 10)) == ["d3", "d1"]
+    assert keys(index.latest(ANAIS, NOW, 10)) == ["d3", "d1"]
+    assert keys(index.latest(UKRAINE_FR, NOW, 10)) == ["d1"]
+    assert keys(index.latest(ALL, NOW, 2)) == ["d3", "d2"]
+    assert index.latest(Feed("topics/none", "topic", "None"), NOW, 10) == []
+
+
+def test_same_date_ties_go_by_modification_time_then_key_and_touch_moves_them(index):
+    index.put(doc(1), 1, 100, NOW)
+    index.put(doc(2), 1, 200, NOW)
+    index.put(doc(3), 1, 200, NOW)
+    assert keys(index.latest(UKRAINE, NOW, 10)) == ["d3", "d2", "d1"]
+    index.touch("d1.txt", 1, 300)
+    assert keys(index.latest(UKRAINE, NOW, 10)) == ["d1", "d3", "d2"]
+    assert keys(index.latest(ALL, NOW, 10)) == ["d1", "d3", "d2"]
+    assert index.file_state("d1.txt").mtime_ns == 300
+
+
+def test_embargoed_documents_are_members_but_not_yet_published(index):
+    index.put(doc(1), 1, 1, NOW)
+    index.put(doc(2, NOW + DAY), 1, 1, NOW)
+    assert keys(index.latest(ALL, NOW, 10)) == ["d1"]
+    assert index.members(ALL) == ["d2", "d1"]
+    assert index.next_embargo(NOW) == NOW + DAY
+    assert keys(index.published_between(NOW, NOW + 2 * DAY)) == ["d2"]
+    assert index.counts(NOW) == {"published": 1, "embargoed": 1, "rejected": 0}
+    assert index.published_keys(NOW) == {"d1"} and index.is_published("d1", NOW) and not index.is_published("d2", NOW)
+
+
+def test_removal_leaves_every_feed_and_a_tombstone_that_a_move_takes_once(index):
+    index.put(doc(1), 1, 1, NOW)
+    removed = index.remove("d1.txt", NOW)
+    assert removed.key == "d1" and index.get("d1.txt") is None
+    for feed in (ALL, UKRAINE, FRENCH, ANAIS, UKRAINE_FR):
+        assert index.members(feed) == []
+    found = index.take_tombstone("h1")
+    assert (found.path, found.key, found.id) == ("d1.txt", "d1", "tag:x,2026:d1")
+    assert index.take_tombstone("h1") is None  # consumed
+
+
+def test_a_tombstone_whose_key_is_taken_again_is_passed_over(index):
+    index.put(doc(1), 1, 1, NOW)
+    index.remove("d1.txt", NOW)
+    index.put(doc(9, key="d1", path="other.txt", hash="h9"), 1, 1, NOW)
+    assert index.take_tombstone("h1") is None
+
+
+def test_rejected_files_are_listed_and_in_no_feed(index):
+    index.put(doc(1), 1, 1, NOW)
+    index.put_rejected("d1.txt", "d1", "tag:x,2026:d1", "hbad", 3, 4, "empty document (no text)", NOW)
+    assert index.get("d1.txt") is None
+    assert index.rejected() == [("d1.txt", "empty document (no text)")]
+    assert index.file_state("d1.txt").error == "empty document (no text)"
+    assert index.members(ALL) == [] and index.counts(NOW)["rejected"] == 1
+
+
+def test_states_under_a_folder_are_that_folder_only(index):
+    for path in ("a.txt", "a/x.txt", "a/b/y.txt", "a0.txt", "ab/z.txt"):
+        index.put(doc(len(path), path=path, key=path.replace("/", "-")), 1, 1, NOW)
+    assert sorted(s.path for s in index.file_states_under("a")) == ["a/b/y.txt", "a/x.txt"]
+    assert [s.path for s in index.file_states_under("a.txt")] == ["a.txt"]
+    assert len(index.file_states()) == 5
+
+
+def test_feeds_are_registered_once_in_the_registry_order_with_the_newest_title(index):
+    index.put(doc(1), 1, 1, NOW)
+    assert [f.name for f in index.feeds()] == ["all", "topics/ukraine", "languages/fr", "authors/anais",
+                                                "topics/ukraine/fr"]
+    index.register_feeds([Feed("topics/ukraine", "topic", "Ukraine (war)")])
+    assert next(f for f in index.feeds() if f.name == "topics/ukraine").title == "Ukraine (war)"
+
+
+def test_a_batch_lands_whole_or_not_at_all(index):
+    with pytest.raises(RuntimeError):
+        with index.batch():
+            index.put(doc(1), 1, 1, NOW)
+            raise RuntimeError("crash in the middle")
+    assert index.get("d1.txt") is None and index.members(ALL) == []
+
+
+def test_meta_values_round_trip(index):
+    assert index.meta("stamp") is None
+    index.set_meta("stamp", "a")
+    index.set_meta("stamp", "b")
+    assert index.meta("stamp") == "b"
+
+
+def test_a_command_that_only_reads_never_creates_an_index(tmp_path):
+    with pytest.raises(NoIndex, match="run feedd build first"):
+        Index.existing(tmp_path / "index.sqlite3")
+    assert not (tmp_path / "index.sqlite3").exists()
+
+
+def test_an_index_from_a_newer_feedd_is_refused_not_misread(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer than this feedd"):
+        Index(path)
+
+
+SCHEMA_2 = """
+CREATE TABLE documents (path TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, id TEXT NOT NULL, hash TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, error TEXT, title TEXT, published INTEGER, updated INTEGER,
+    lang TEXT, author TEXT, link TEXT, summary TEXT, content_html TEXT, topics TEXT NOT NULL DEFAULT '[]',
+    first_seen INTEGER NOT NULL, page_stamp TEXT);
+CREATE INDEX documents_by_lang ON documents(lang, published, mtime_ns, key) WHERE error IS NULL;
+CREATE TABLE document_topics (slug TEXT NOT NULL, published INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    key TEXT NOT NULL, PRIMARY KEY (slug, published, mtime_ns, key)) WITHOUT ROWID;
+CREATE TABLE feeds (name TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, lang TEXT);
+CREATE TABLE archive_entries (feed TEXT NOT NULL, key TEXT NOT NULL, page INTEGER NOT NULL,
+    PRIMARY KEY (feed, key)) WITHOUT ROWID;
+PRAGMA user_version = 2;
+"""
+
+
+def test_a_schema_2_index_is_migrated_keeping_ids_and_archives(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_2)
+        published = int((NOW - DAY).timestamp())
+        db.execute("INSERT INTO documents (path, key, id, hash, size, mtime_ns, title, published, updated, lang,"
+                   " author, summary, content_html, topics, first_seen) VALUES"
+                   " ('moved.txt', 'k1', 'urn:uuid:1', 'h1', 1, 7, 'T', ?, ?, 'fr', 'Anaïs', 'S', '<p>S</p>', ?, 0)",
+                   (published, published, json.dumps([["ukraine", "Ukraine"]])))
+        db.execute("INSERT INTO document_topics VALUES ('ukraine', ?, 7, 'k1')", (published,))
+        db.execute("INSERT INTO feeds VALUES ('all', 'all', 'Everything', NULL)")
+        db.execute("INSERT INTO archive_entries VALUES ('all', 'k1', 1)")
+    with Index(path) as index:
+        assert index.get("moved.txt").id == "urn:uuid:1"  # the id a move kept survives the migration
+        for feed in (ALL, UKRAINE, FRENCH, ANAIS, UKRAINE_FR):
+            assert keys(index.latest(feed, NOW, 10)) == ["k1"], feed.name
+        assert index.archived(ALL) == {"k1": 1}
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "document_topics" not in tables and "feed_members" in tables
