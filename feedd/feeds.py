@@ -136,7 +136,14 @@ def published(feeds: Iterable[Feed], switches: object) -> list[Feed]:
 
 
 def ordered(feeds: Iterable[Feed]) -> list[Feed]:
-    return sorted(feeds, key=lambda feed: (_ORDER[kind_of(feed).name], feed.name))
+    return sorted(feeds, key=_rank)
+
+
+def _rank(feed: Feed) -> tuple[int, str]:
+    try:
+        return _ORDER[feed.kind], feed.name
+    except KeyError:
+        raise UnknownFeedKind(f"unknown feed kind {feed.kind!r}") from None
 
 
 def configured(topic_rules: Iterable) -> list[Feed]:

@@ -406,18 +406,23 @@ class Index:
 
     # -- archives (RFC 5005) ----------------------------------------------------
 
-    def _older_than(self, feed: Feed, boundary: str, order: str) -> tuple[str, str, dict]:
-        """SQL, its ORDER BY and parameters: keys of ``feed``'s documents older than the one keyed ``boundary``."""
+    def _older_than(self, feed: Feed, boundary: str, order: str, by_key: bool = False) -> tuple[str, str, dict]:
+        """SQL, its ORDER BY and parameters: keys of ``feed``'s documents older than the one keyed ``boundary``.
+
+        ``by_key``: the caller narrows it to a few keys: look those up by key rather than
+        range over the feed's whole past (SQLite would take the primary key's range).
+        """
         published, mtime_ns = self._db.execute(
             "SELECT published, mtime_ns FROM documents WHERE key = ?", (boundary,)).fetchone()
-        sql = ("SELECT m.key FROM feed_members m WHERE m.feed = :feed"
+        source = "feed_members m INDEXED BY feed_members_by_key" if by_key else "feed_members m"
+        sql = (f"SELECT m.key FROM {source} WHERE m.feed = :feed"
                " AND (m.published, m.mtime_ns, m.key) < (:b_published, :b_mtime, :b_key)")
         ordering = f" ORDER BY m.published {order}, m.mtime_ns {order}, m.key {order}"
         return sql, ordering, {"feed": feed.name, "b_published": published, "b_mtime": mtime_ns, "b_key": boundary}
 
     def keys_before(self, feed: Feed, boundary: str, only: set[str] | None = None) -> list[str]:
         """Keys of ``feed``'s documents older than the one keyed ``boundary`` (or of ``only`` those), oldest first."""
-        sql, ordering, params = self._older_than(feed, boundary, "ASC")
+        sql, ordering, params = self._older_than(feed, boundary, "ASC", by_key=only is not None)
         if only is not None:
             if not only:
                 return []

@@ -251,13 +251,13 @@ class EntryMemo:
         return [entry if entry is not None else self.remember(key, next(fresh))
                 for key, entry in zip(keys, found)]
 
-    def recall(self, key: str):
+    def recall(self, key: tuple):
         found = self._cache.get(key)
         if found is None and self._wide is not None:
             found = self._wide.get(key)
         return found
 
-    def remember(self, key: str, value):
+    def remember(self, key: tuple, value):
         try:
             (self._wide if self._wide is not None else self._cache)[key] = value
         except ValueError:  # larger than the whole memo: rendered, not kept
@@ -302,14 +302,14 @@ def _entries(memo: RenderMemo | None) -> EntryMemo:
     return memo.entries if memo is not None else EntryMemo()
 
 
-def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> str:
+def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> tuple:
     """Everything an entry is made of, compactly: its text fields are parsed from the
     file's bytes (``hash``) and path, so these stand for them; keeping whole documents
-    as keys would hold their text alive and hash it on every look-up. A string, whose
-    hash Python keeps: an LRU hashes its key several times per look-up."""
+    as keys would hold their text alive and hash it on every look-up. Only strings and
+    datetimes, which hash and compare in C: an LRU hashes its key several times per look-up."""
     topics = "\x1f".join(f"{topic.slug}\x1e{topic.title}" for topic in doc.topics)
-    return "\x00".join((_site_token(site), fmt, "1" if full else "0", doc.path, doc.key, doc.id, doc.hash,
-                        doc.published.isoformat(), doc.updated.isoformat(), doc.lang, topics))
+    return (_site_token(site), fmt, full, doc.path, doc.key, doc.id, doc.hash, doc.published, doc.updated,
+            doc.lang, topics)
 
 
 @lru_cache(maxsize=8)
@@ -411,7 +411,7 @@ def _item_renderer(site: SiteConfig, memo: RenderMemo | None) -> Callable[[Docum
     template = _templates().get_template("item.html")
 
     def item(doc: Document, root: str):
-        key = _entry_key(doc, site, "item", False) + "\x00" + root
+        key = (*_entry_key(doc, site, "item", False), root)
         found = items.recall(key)
         if found is None:
             found = items.remember(key, template.render(site=site, doc=doc, root=root))
