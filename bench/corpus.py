@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,6 +37,24 @@ def make_document(rng: random.Random, lang: str, sentences: list[str], day: date
         tags = ", ".join(rng.sample(TAGS, rng.randint(1, 2)))
         return f"title: {body[0][:70].strip()}\ndate: {day.isoformat()}\ntags: {tags}\n\n{text}\n"
     return f" date {day.isoformat()} {text}\n"
+
+
+def article_fields(seed: Path, seeds: Path) -> dict:
+    """A generated seed as other generators need it: title, day, category (its folder), tags,
+    language and body. Control characters (a few langbench sentences have them) are taken out:
+    Pelican's feed writer stops a whole build on them, where feedd drops them."""
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", seed.read_text(encoding="utf-8"))
+    tags: list[str] = []
+    if text.startswith("title:"):
+        header, _, body = text.partition("\n\n")
+        fields = dict(line.split(": ", 1) for line in header.splitlines())
+        day, tags = fields["date"], [t.strip() for t in fields.get("tags", "").split(",") if t.strip()]
+    else:
+        match = re.match(r" date (\d{4}-\d{2}-\d{2}) ", text)
+        day, body = match.group(1), text[match.end():]
+    rel = seed.relative_to(seeds)
+    return {"title": body.strip().split(". ")[0][:100].replace("\n", " "), "day": day, "tags": tags, "body": body,
+            "category": rel.parts[0] if len(rel.parts) > 1 else "misc", "lang": seed.stem.rsplit("-", 1)[1]}
 
 
 def generate(n: int, out: Path, seed: int = 1) -> list[Path]:

@@ -1,9 +1,11 @@
 """Language identification on ../shared/langbench: ``python bench/language.py [--limit N]``.
 
 Per language and on average: accuracy, undetermined and wrong answers, and
-milliseconds per call, for langdetect as it comes (seeded) and for feedd's
-detector (default settings, no candidates list), on single sentences and on
-five-sentence paragraphs. Then the sample-size sweep behind
+milliseconds per call, for langdetect as it comes (seeded), for lingua (all its
+languages, models preloaded; ``pip install lingua-language-detector``, for
+this benchmark only, skipped when missing) and for feedd's detector (default
+settings, no candidates list), on single sentences and on five-sentence
+paragraphs. Then the sample-size sweep behind
 ``language.SAMPLE_CHARS``: paragraph accuracy when only the first N characters
 are looked at. A "zh" line counts zh-cn/zh-tw (langdetect) and zh-Hans/zh-Hant
 (feedd) as right.
@@ -36,6 +38,23 @@ def plain_langdetect(text: str) -> str:
         return langdetect.detect(text)
     except LangDetectException:
         return "und"
+
+
+def lingua_detector():
+    """lingua over all its languages, or None when it is not installed."""
+    try:
+        from lingua import LanguageDetectorBuilder
+    except ImportError:
+        print("lingua not installed (pip install lingua-language-detector): its column is left out")
+        return None
+    detector = LanguageDetectorBuilder.from_all_languages().with_preloaded_language_models().build()
+
+    def detect(text: str) -> str:
+        found = detector.detect_language_of(text)
+        return found.iso_code_639_1.name.lower() if found is not None else "und"
+
+    detect("warm up")
+    return detect
 
 
 def same(answer: str, expected: str) -> bool:
@@ -89,13 +108,19 @@ def main() -> None:
     def feedd(text: str) -> str:
         return detect_language(text, config)
 
+    others = {"langdetect": plain_langdetect}
+    lingua = lingua_detector()
+    if lingua is not None:
+        others["lingua"] = lingua
     for kind in ("sentences", "paragraphs"):
         corpus = load(kind, args.limit)
-        runs = {"langdetect": measure(plain_langdetect, corpus), "feedd": measure(feedd, corpus)}
+        runs = {name: measure(detect, corpus) for name, detect in others.items()}
+        runs["feedd"] = measure(feedd, corpus)
         table(kind, corpus, runs)
-        ratio = statistics.mean(v[3] for v in runs["feedd"].values()) / statistics.mean(
-            v[3] for v in runs["langdetect"].values())
-        print(f"  time per call, feedd / langdetect: {ratio:.2f}x")
+        for name in others:
+            ratio = statistics.mean(v[3] for v in runs["feedd"].values()) / statistics.mean(
+                v[3] for v in runs[name].values())
+            print(f"  time per call, feedd / {name}: {ratio:.2f}x")
 
     print("\nsentences of 20 characters or more (shorter ones are und unless their letters decide)")
     corpus = {lang: [line for line in lines if len(line.strip()) >= 20] for lang, lines in load("sentences", args.limit).items()}
@@ -108,7 +133,7 @@ def main() -> None:
 
     print("\ntext under 20 characters: wrong guesses (must be 0) among the first 5..19 characters of each sentence")
     corpus = load("sentences", args.limit)
-    for name, detect in (("langdetect", plain_langdetect), ("feedd", feedd)):
+    for name, detect in (*others.items(), ("feedd", feedd)):
         wrong = total = 0
         for lang, lines in corpus.items():
             for line in lines:

@@ -11,7 +11,6 @@ one after the other in each run, ``pelican content`` with its feeds turned on
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import generate  # noqa: E402
+from corpus import article_fields, generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path("/tmp/feedd-bench-pelican")
@@ -54,29 +53,13 @@ def pelican_venv() -> Path:
 
 
 def to_markdown(seed: Path, seeds: Path, out: Path) -> None:
-    """The same article, as Pelican metadata + Markdown body.
-
-    Control characters (a few of the langbench sentences have them) are taken
-    out of Pelican's copy: its feed writer stops the whole build on them,
-    where feedd drops them.
-    """
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", seed.read_text(encoding="utf-8"))
-    tags = ""
-    if text.startswith("title:"):
-        header, _, body = text.partition("\n\n")
-        fields = dict(line.split(": ", 1) for line in header.splitlines())
-        day, tags = fields["date"], fields.get("tags", "")
-    else:
-        match = re.match(r" date (\d{4}-\d{2}-\d{2}) ", text)
-        day, body = match.group(1), text[match.end():]
-    title = body.strip().split(". ")[0][:100].replace("\n", " ")
-    rel = seed.relative_to(seeds)
-    category = rel.parts[0] if len(rel.parts) > 1 else "misc"
-    lang = seed.stem.rsplit("-", 1)[1]
-    target = out / rel.with_suffix(".md")
+    """The same article, as Pelican metadata + Markdown body."""
+    article = article_fields(seed, seeds)
+    target = out / seed.relative_to(seeds).with_suffix(".md")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(f"Title: {title}\nDate: {day}\nCategory: {category}\nTags: {tags}\nLang: {lang}\n"
-                      f"Slug: {seed.stem}\n\n{body}", encoding="utf-8")
+    target.write_text(f"Title: {article['title']}\nDate: {article['day']}\nCategory: {article['category']}\n"
+                      f"Tags: {', '.join(article['tags'])}\nLang: {article['lang']}\nSlug: {seed.stem}\n\n"
+                      f"{article['body']}", encoding="utf-8")
 
 
 def timed(cmd: list[str]) -> float:

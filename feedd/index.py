@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS archive_pages (
 _NEWEST_FIRST = "published DESC, mtime_ns DESC, key DESC"
 _DOCUMENT_COLUMNS = "path, key, id, hash, title, published, updated, lang, topics, author, link, summary, content_html"
 _D_COLUMNS = ", ".join("d." + column.strip() for column in _DOCUMENT_COLUMNS.split(","))  # the same, joined as d
+_D_HEAD_COLUMNS = "d.path, d.key, d.id, d.hash, d.published, d.updated, d.lang, d.topics"  # no text
 
 
 @dataclass(frozen=True)
@@ -488,13 +489,18 @@ class Index:
         """Every archive page of ``feed`` and the stamp it was rendered with."""
         return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ?", (feed.name,)))
 
-    def archive_page(self, feed: Feed, page: int) -> list[Document]:
-        """The documents on one archive page, newest first."""
+    def archive_page(self, feed: Feed, page: int, text: bool = True) -> list[Document]:
+        """The documents on one archive page, newest first.
+
+        ``text=False``: without their text (title, summary, content, author,
+        link left empty), for a caller that already holds their rendered entries.
+        """
+        columns = _D_COLUMNS if text else _D_HEAD_COLUMNS
         rows = self._db.execute(
-            f"SELECT {_D_COLUMNS} FROM archive_entries a JOIN documents d ON d.key = a.key"
+            f"SELECT {columns} FROM archive_entries a JOIN documents d ON d.key = a.key"
             " WHERE a.feed = ? AND a.page = ?"
             " ORDER BY d.published DESC, d.mtime_ns DESC, d.key DESC", (feed.name, page))
-        return [_document(row) for row in rows]
+        return [_document(row) if text else _head(row) for row in rows]
 
     def archive_page_starts(self, feed: Feed, pages: list[int]) -> dict[int, int]:
         """Each of these archive pages' oldest date (UTC seconds): the order to render many pages in."""
@@ -535,6 +541,15 @@ def _file_state(row) -> FileState:
 
 def _optional_datetime(seconds: int | None) -> datetime | None:
     return None if seconds is None else _datetime(seconds)
+
+
+def _head(row) -> Document:
+    path, key, id_, hash_, published, updated, lang, topics = row
+    return Document(
+        path=path, key=key, id=id_, hash=hash_, title="", published=_datetime(published),
+        updated=_datetime(updated), lang=lang, topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
+        author=None, link=None, summary="", content_html="",
+    )
 
 
 def _document(row) -> Document:

@@ -1,6 +1,7 @@
-"""Detect a document's language (pure): langdetect, seeded, on a cleaned sample.
+"""Detect a document's language (pure): langdetect's model, on a cleaned sample.
 
-langdetect stays the engine; feedd narrows the question before asking it:
+langdetect's profiles and method stay the engine (computed with arrays, from a
+fixed seed: :mod:`feedd.langmodel`); feedd narrows the question before asking it:
 
 1. a script used by one language decides alone (kana: Japanese, hangul:
    Korean, Greek, Hebrew, Thai, …);
@@ -20,6 +21,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import langmodel
 from .config import LanguageConfig
 from .model import UNDETERMINED
 
@@ -30,11 +32,9 @@ SAMPLE_CHARS = 600
 MIN_SCRIPT_CHARS = 2
 # An orthographic cue must occur once per this many letters to rule languages out.
 CUE_EVERY = 100
-# A language with at least this share of the trials is a contender.
+# A language with at least this share of the confidence is a contender.
 CONTENDER_SHARE = 0.05
 _WORDS = re.compile(r"\w+")
-# langdetect's random trials per call (its default is 7): more give steadier shares.
-TRIALS = 7
 # Han characters carry a word or more each: this many, with no kana, are Chinese.
 MIN_HAN_CHARS = 8
 
@@ -149,7 +149,7 @@ def _candidates(sample: str, letters: int) -> list[str]:
     counts = [(len(pattern.findall(sample)), langs) for _, pattern, langs in _SHARED]
     count, langs = max(counts, key=lambda item: item[0])
     if count < 0.5 * letters:
-        return list(_factory().langlist)  # mixed scripts: let langdetect weigh everything
+        return list(langmodel.model().langs)  # mixed scripts: let every language be weighed
     ruled_out: set[str] = set()
     # In a long text one foreign name ("Altıparmak" in Dutch) is not a cue:
     # a language's own letters recur, once per 100 letters at the least.
@@ -161,29 +161,25 @@ def _candidates(sample: str, letters: int) -> list[str]:
 
 
 def _langdetect(sample: str, candidates: list[str], threshold: float) -> str:
-    from langdetect.lang_detect_exception import LangDetectException
-
-    factory = _factory()
-    known = [code for code in candidates if code in factory.langlist]
+    model = langmodel.model()
+    known = [code for code in candidates if code in model.langs]
     if not known:
         return UNDETERMINED
     if len(known) == 1 and known[0] not in _BCP47:
         return known[0]
-    detector = factory.create()
-    detector.n_trial = TRIALS
-    detector.set_max_text_length(len(sample))
-    detector.set_prior_map({code: 1.0 for code in known})
-    detector.append(sample)
-    try:
-        ranked = detector.get_probabilities()
-    except LangDetectException:
+    rows = model.ngrams(sample)
+    if not rows.size:
+        return UNDETERMINED  # no n-gram the profiles know
+    shares = model.probabilities(rows, [model.column(code) for code in known])
+    # As langdetect reports them: languages above a tenth, the likeliest first.
+    ranked = sorted(((share, code) for code, share in zip(known, shares.tolist()) if share > 0.1), reverse=True)
+    if not ranked:
         return UNDETERMINED
-    # langdetect's probabilities are the share of its random trials each
-    # language won; weigh them by the base rates and renormalise.
+    # Weigh the shares by the base rates and renormalise.
     scores: dict[str, float] = {}
-    for result in ranked:
-        code = "zh" if result.lang in _BCP47 else result.lang  # the variants share the confidence
-        scores[code] = scores.get(code, 0.0) + result.prob * _PRIOR.get(result.lang, 1.0)
+    for share, lang in ranked:
+        code = "zh" if lang in _BCP47 else lang  # the variants share the confidence
+        scores[code] = scores.get(code, 0.0) + share * _PRIOR.get(lang, 1.0)
     _weigh_function_words(sample, scores)
     total = sum(scores.values())
     if not total:
@@ -191,11 +187,11 @@ def _langdetect(sample: str, candidates: list[str], threshold: float) -> str:
     best, score = max(scores.items(), key=lambda item: item[1])
     if score / total < threshold:
         return UNDETERMINED
-    return _BCP47[ranked[0].lang] if best == "zh" else best
+    return _BCP47[ranked[0][1]] if best == "zh" else best
 
 
 def _weigh_function_words(sample: str, scores: dict[str, float]) -> None:
-    """Close relatives split langdetect's trials; words only one of them uses settle it.
+    """Close relatives split the confidence; words only one of them uses settle it.
 
     Counts the words of the text that are function words (stopwords) of one
     contender and of no other, and multiplies each contender's score by
@@ -245,16 +241,5 @@ def _langdetect_code(code: str) -> str:
 
 
 def warm_up() -> None:
-    """Load the detector's profiles ahead of the first document (about half a second)."""
-    _factory()
-
-
-@lru_cache(maxsize=1)
-def _factory():
-    """langdetect's profiles, loaded once, with a fixed seed for repeatable answers."""
-    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-
-    factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
-    factory.set_seed(0)
-    return factory
+    """Load the language model ahead of the first document."""
+    langmodel.model()

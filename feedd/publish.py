@@ -9,6 +9,7 @@ finds its page and its other feeds already there.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
@@ -16,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 FILE_MODE = 0o644
 PAGE_SLICE = 500  # article pages rendered per slice: memory stays flat whatever the corpus size
 ENTRY_MEMO_BYTES = 64 * 1024 * 1024  # rendered entries kept while many archive pages are rendered
+BATCH_FILES = 2000  # files made durable together, with one barrier (a build writes them by the ten thousand)
 # More archive pages than this in one publish (a build, not a drop: a drop opens one page per
 # feed it touches, whose entries the memo's usual size holds) and the memo widens for them.
 WIDEN_ABOVE = 16
@@ -88,109 +90,159 @@ def publish(config: Config, index: Index, now: datetime, plan: PublishPlan | Non
     On success the plan is settled (emptied); on an error it is left as it was.
     """
     plan = plan if plan is not None else PublishPlan(everything=True)
-    memo = memo if memo is not None else RenderMemo()
-    out = config.feeds_dir
-    out.mkdir(parents=True, exist_ok=True)
-    full = plan.everything
-    if full:
-        remove_stale_temp_files(out)
-    with index.batch():
-        index.register_feeds(registry.configured(config.topics))
-    all_feeds = registry.published(index.feeds(), config.feeds)
-    by_name = {feed.name: feed for feed in all_feeds}
-    written: list[str] = []
-    dirty: set[Path] = set()
-
-    def write(relpath: str, data: bytes) -> None:
-        if publish_if_changed(out, relpath, data, dirty):
-            written.append(relpath)
-
-    # In the order a reader follows links: the pages' style and script, new
-    # article pages, then the feeds that link to them; pages are taken down last.
-    if full:
-        for name, data in static_files().items():
-            write(name, data)
-    stamp = page_stamp(config)
-    if index.meta("page_stamp") != stamp:
-        with index.batch():
-            index.reset_pages()
-            index.set_meta("page_stamp", stamp)
-    articles = out / "articles"
-    on_disk = {name for name in os.listdir(articles)} if full and articles.is_dir() else set()
-    keys = index.pages_to_render(now, on_disk if full else None)
-    for start in range(0, len(keys), PAGE_SLICE):
-        pages = index.documents_by_key(keys[start:start + PAGE_SLICE])
-        for doc in pages:
-            write(render.article_path(doc.key), render.render_article(doc, config.site, by_name))
-        with index.batch():
-            index.mark_pages(stamp, pages)
-
-    due = []
-    for feed in all_feeds:
-        if full or feed.name in plan.feeds:
-            docs = index.latest(feed, now, config.feeds.max_items)
-            size = config.feeds.archive_page_size if registry.kind_of(feed).archives else 0
-            last = archive.update(index, feed, docs, config.feeds.max_items, size, plan.keys, whole=full)
-            due.append((feed, docs, last))
-    # Archive pages first: a current feed links to its newest one.
-    _publish_archives(config, index, [(feed, last) for feed, _, last in due], full, write, memo)
-    # Everything's feed last: whoever sees a new entry there finds its topic and
-    # language feeds already in place.
-    for feed, docs, last in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
-        for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
-                                                config.websub.hubs, last, memo).items():
-            write(relpath, data)
-        if not registry.kind_of(feed).home:  # the home feed's page is index.html, below
-            write(registry.page_path(feed),
-                  render.render_feed_page(config.site, feed, docs, last, registry.children(feed, all_feeds), memo))
-
-    gone = set(plan.gone_pages)
-    if full:
-        live = index.published_keys(now)
-        gone |= {name[:-5] for name in on_disk if name.endswith(".html") and name[:-5] not in live}
-    for key in sorted(gone):
-        if not index.is_published(key, now) and unpublish(out, render.article_path(key), dirty):
-            written.append(render.article_path(key))
-
-    if full or written:
-        latest = index.latest(registry.home(all_feeds), now, config.feeds.max_items)
-        write("index.html", render.render_index(config.site, all_feeds, latest, memo))
-        for fmt, name in render.OPML_FILES.items():
-            write(name, render.render_opml(config.site, all_feeds, fmt))
-    sync_folders(dirty)
+    run = Publication(config, index, now, plan, memo if memo is not None else RenderMemo())
+    try:
+        run.publish()
+        run.writer.flush()
+    except BaseException:
+        run.writer.discard()
+        raise
     plan.clear()
-    return written
+    return run.writer.written
 
 
-def _publish_archives(config: Config, index: Index, feeds: list[tuple[Feed, int]], full: bool,
-                      write: Callable[[str, bytes], None], memo: RenderMemo) -> None:
-    """Render the archive pages marked for it (and, in a full publish, any missing from disk).
+class Publication:
+    """One publish: what the plan owes, rendered and handed to one :class:`Writer`.
 
-    Many pages (a first build) go oldest first across all feeds, with a wide
-    entry memo: a document's entry, rendered once, then serves its page in
-    every feed it belongs to (bench/archive.py, 10,000 documents: archives
-    cost a build 1.55x its time page by page, 1.19x this way).
+    Files go out in the order a reader follows links: the pages' style and
+    script, new article pages, archive pages, then the feeds that link to
+    them (everything's last, so whoever sees a new entry there finds its
+    other feeds in place), the front page; pages of removed documents are
+    taken down last.
     """
-    stamp = archive_stamp(config)
-    work = []
-    for feed, last in feeds:
-        pages = index.archive_pages(feed)
-        folder = (config.feeds_dir / registry.archive_path(feed, 1)).parent
-        on_disk = set(os.listdir(folder)) if pages and full and folder.is_dir() else set()
-        todo = [page for page, done in pages.items()
-                if done != stamp or (full and f"{page}.atom" not in on_disk)]
-        starts = index.archive_page_starts(feed, todo) if len(todo) > 1 else {}
-        work += [(starts.get(page, 0), feed.name, page, feed, last) for page in todo]
-    if not work:
-        return
-    work.sort(key=lambda item: item[:3])
-    with memo.entries.widened(ENTRY_MEMO_BYTES if len(work) > WIDEN_ABOVE else None):
-        for _, _, page, feed, last in work:
-            docs = index.archive_page(feed, page)
-            write(registry.archive_path(feed, page),
-                  render.render_archive(feed, page, last, docs, config.site, config.feeds.full_content, memo))
+
+    def __init__(self, config: Config, index: Index, now: datetime, plan: PublishPlan, memo: RenderMemo):
+        self.config, self.index, self.now, self.plan, self.memo = config, index, now, plan, memo
+        self.full = plan.everything
+        out = config.feeds_dir
+        out.mkdir(parents=True, exist_ok=True)
+        if self.full:
+            remove_stale_temp_files(out)
+        with index.batch():
+            index.register_feeds(registry.configured(config.topics))
+        self.feeds = registry.published(index.feeds(), config.feeds)
+        self.by_name = {feed.name: feed for feed in self.feeds}
+        self.writer = Writer(out)
+        articles = out / "articles"
+        self.on_disk = set(os.listdir(articles)) if self.full and articles.is_dir() else set()
+
+    def publish(self) -> None:
+        if self.full:
+            for name, data in static_files().items():
+                self.writer.write(name, data)
+        self.article_pages()
+        due = self.due_feeds()
+        self.archive_pages([(feed, last) for feed, _, last in due])  # a current feed links to its newest page
+        for feed, docs, last in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
+            self.feed(feed, docs, last)
+        self.take_down()
+        if self.full or self.writer.written:
+            self.front()
+
+    def article_pages(self) -> None:
+        config, index, writer = self.config, self.index, self.writer
+        stamp = page_stamp(config)
+        if index.meta("page_stamp") != stamp:
+            with index.batch():
+                index.reset_pages()
+                index.set_meta("page_stamp", stamp)
+        keys = index.pages_to_render(self.now, self.on_disk if self.full else None)
+        for start in range(0, len(keys), PAGE_SLICE):
+            pages = index.documents_by_key(keys[start:start + PAGE_SLICE])
+            for doc in pages:
+                writer.write(render.article_path(doc.key), render.render_article(doc, config.site, self.by_name))
+            writer.then(partial(_mark_pages, index, stamp, pages))
+
+    def due_feeds(self) -> list[tuple[Feed, list[Document], int]]:
+        """The feeds to render, their current entries and newest archive page (archives updated)."""
+        config, index = self.config, self.index
+        due = []
+        for feed in self.feeds:
+            if self.full or feed.name in self.plan.feeds:
+                docs = index.latest(feed, self.now, config.feeds.max_items)
+                size = config.feeds.archive_page_size if registry.kind_of(feed).archives else 0
+                last = archive.update(index, feed, docs, config.feeds.max_items, size, self.plan.keys, whole=self.full)
+                due.append((feed, docs, last))
+        return due
+
+    def archive_pages(self, feeds: list[tuple[Feed, int]]) -> None:
+        """Render the archive pages marked for it (and, in a full publish, any missing from disk).
+
+        Many pages (a first build) go oldest first across all feeds, with a wide
+        entry memo: a document's entry, rendered once, then serves its page in
+        every feed it belongs to (bench/archive.py, 10,000 documents: archives
+        cost a build 1.55x its time page by page, 1.19x this way).
+        """
+        config, index = self.config, self.index
+        stamp = archive_stamp(config)
+        work = []
+        for feed, last in feeds:
+            pages = index.archive_pages(feed)
+            folder = (config.feeds_dir / registry.archive_path(feed, 1)).parent
+            on_disk = set(os.listdir(folder)) if pages and self.full and folder.is_dir() else set()
+            todo = [page for page, done in pages.items()
+                    if done != stamp or (self.full and f"{page}.atom" not in on_disk)]
+            starts = index.archive_page_starts(feed, todo) if len(todo) > 1 else {}
+            work += [(starts.get(page, 0), feed.name, page, feed, last) for page in todo]
+        if not work:
+            return
+        work.sort(key=lambda item: item[:3])
+        with self.memo.entries.widened(ENTRY_MEMO_BYTES if len(work) > WIDEN_ABOVE else None):
+            for _, _, page, feed, last in work:
+                docs = self.archive_page(feed, page)
+                self.writer.write(registry.archive_path(feed, page),
+                                  render.render_archive(feed, page, last, docs, config.site,
+                                                        config.feeds.full_content, self.memo))
+        self.writer.then(partial(_mark_archive_pages, index, [(feed, page) for _, _, page, feed, _ in work], stamp))
+
+    def archive_page(self, feed: Feed, page: int) -> list[Document]:
+        """An archive page's documents: their text is loaded only for entries the memo does not hold
+        (a drop re-renders each open page of its feeds, whose other hundred entries are the same)."""
+        config, entries = self.config, self.memo.entries
+        docs = self.index.archive_page(feed, page, text=False)
+        missing = [doc.key for doc in docs if not entries.holds(doc, config.site, "atom", config.feeds.full_content)]
+        if not missing:
+            return docs
+        loaded = {doc.key: doc for doc in self.index.documents_by_key(missing)}
+        return [loaded.get(doc.key, doc) for doc in docs]
+
+    def feed(self, feed: Feed, docs: list[Document], last: int) -> None:
+        config = self.config
+        for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
+                                                config.websub.hubs, last, self.memo).items():
+            self.writer.write(relpath, data)
+        if not registry.kind_of(feed).home:  # the home feed's page is index.html: front()
+            self.writer.write(registry.page_path(feed), render.render_feed_page(
+                config.site, feed, docs, last, registry.children(feed, self.feeds), self.memo))
+
+    def take_down(self) -> None:
+        """Article pages of documents no longer published (removed, rejected, moved to another key)."""
+        index = self.index
+        gone = set(self.plan.gone_pages)
+        if self.full:
+            live = index.published_keys(self.now)
+            gone |= {name[:-5] for name in self.on_disk if name.endswith(".html") and name[:-5] not in live}
+        for key in sorted(gone):
+            if not index.is_published(key, self.now):
+                self.writer.remove(render.article_path(key))
+
+    def front(self) -> None:
+        """The front page and the OPML files: they list every feed."""
+        config = self.config
+        latest = self.index.latest(registry.home(self.feeds), self.now, config.feeds.max_items)
+        self.writer.write("index.html", render.render_index(config.site, self.feeds, latest, self.memo))
+        for fmt, name in render.OPML_FILES.items():
+            self.writer.write(name, render.render_opml(config.site, self.feeds, fmt))
+
+
+def _mark_pages(index: Index, stamp: str, pages: list[Document]) -> None:
     with index.batch():
-        for _, _, page, feed, _ in work:
+        index.mark_pages(stamp, pages)
+
+
+def _mark_archive_pages(index: Index, pages: list[tuple[Feed, int]], stamp: str) -> None:
+    with index.batch():
+        for feed, page in pages:
             index.mark_archive_page(feed, page, stamp)
 
 
@@ -220,62 +272,144 @@ def _templates_digest() -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes, dirty: set[Path] | None = None) -> None:
-    """Temp file in the same folder, fsync, rename over, fsync the folder.
+class Writer:
+    """The only writer of ``feeds/``: each file only when its bytes change, atomically, durably, in batches.
 
-    With ``dirty``, the folder's fsync is left to :func:`sync_folders`, once
-    for many files: the rename is atomic either way, only its durability waits.
+    :meth:`write` puts the new bytes in a hidden temporary file beside the
+    target; :meth:`flush` makes every file of the batch durable at once (one
+    ``syncfs``, not one ``fsync`` a file), then renames them over their
+    targets in the order they were written (the order readers follow links),
+    takes down what :meth:`remove` named, and makes the renames durable. A
+    reader sees the old file or the new one, never half of one; a crash
+    leaves hidden temporary files, removed at the next start. State that
+    says a file is in place (the index's render stamps) is recorded through
+    :meth:`then`, after the flush that puts it there.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
+
+    def __init__(self, root: Path, batch_files: int = BATCH_FILES):
+        self.root = root
+        self.batch_files = batch_files
+        self.written: list[str] = []  # paths under root whose bytes changed (or that were removed)
+        self._staged: list[tuple[str, Path]] = []  # (temporary file, target)
+        self._removed: list[Path] = []
+        self._after: list[Callable[[], None]] = []
+
+    def write(self, relpath: str, data: bytes) -> None:
+        path = self.root / relpath
         try:
-            os.unlink(tmp)
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return
         except FileNotFoundError:
             pass
-        raise
-    if dirty is None:
-        _fsync_dir(path.parent)
-    else:
-        dirty.add(path.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, FILE_MODE)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        self._staged.append((tmp, path))
+        self.written.append(relpath)
+        if len(self._staged) >= self.batch_files:
+            self.flush()
+
+    def remove(self, relpath: str) -> None:
+        """Take ``relpath`` down at the next flush, after the files written before it are in place."""
+        path = self.root / relpath
+        if path.exists():
+            self._removed.append(path)
+            self.written.append(relpath)
+
+    def then(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once everything written so far is in place (at once if nothing is pending)."""
+        if self._staged or self._removed:
+            self._after.append(action)
+        else:
+            action()
+
+    def flush(self) -> None:
+        if self._staged:
+            _make_durable(self.root, [tmp for tmp, _ in self._staged])  # on error, discard() still knows them
+        folders: set[Path] = set()
+        renamed = 0
+        try:
+            for tmp, path in self._staged:
+                os.replace(tmp, path)
+                folders.add(path.parent)
+                renamed += 1
+        finally:
+            del self._staged[:renamed]
+        removed, after = self._removed, self._after
+        self._removed, self._after = [], []
+        for path in removed:
+            try:
+                path.unlink()
+                folders.add(path.parent)
+            except FileNotFoundError:
+                pass
+        if folders:
+            _make_renames_durable(self.root, folders)
+        for action in after:
+            action()
+
+    def discard(self) -> None:
+        """After an error: the temporary files of the unfinished batch go (nothing else changed)."""
+        for tmp, _ in self._staged:
+            _unlink(tmp)
+        self._staged, self._removed, self._after = [], [], []
 
 
-def sync_folders(dirty: set[Path]) -> None:
-    for folder in sorted(dirty):
+def _make_durable(root: Path, files: list[str]) -> None:
+    """One barrier for many new files: syncfs(2) of the filesystem holding them (Linux), else an fsync each."""
+    if _syncfs(root):
+        return
+    for name in files:
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _make_renames_durable(root: Path, folders: set[Path]) -> None:
+    if len(folders) > 1 and _syncfs(root):
+        return
+    for folder in sorted(folders):
         _fsync_dir(folder)
-    dirty.clear()
 
 
-def publish_if_changed(root: Path, relpath: str, data: bytes, dirty: set[Path] | None = None) -> bool:
-    """Write ``root/relpath`` unless it already holds exactly ``data``."""
-    path = root / relpath
+def _syncfs(root: Path) -> bool:
+    """syncfs(2) on ``root``'s filesystem; False where the C library has none."""
+    libc = _libc()
+    if libc is None:
+        return False
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
+        if libc.syncfs(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"syncfs: {os.strerror(errno)}", str(root))
+    finally:
+        os.close(fd)
+    return True
+
+
+@lru_cache(maxsize=1)
+def _libc():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs  # noqa: B018 (present on Linux with glibc ≥ 2.14)
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
     except FileNotFoundError:
         pass
-    write_atomic(path, data, dirty)
-    return True
-
-
-def unpublish(root: Path, relpath: str, dirty: set[Path] | None = None) -> bool:
-    path = root / relpath
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    if dirty is None:
-        _fsync_dir(path.parent)
-    else:
-        dirty.add(path.parent)
-    return True
 
 
 def remove_stale_temp_files(root: Path) -> int:

@@ -251,6 +251,10 @@ class EntryMemo:
         return [entry if entry is not None else self.remember(key, next(fresh))
                 for key, entry in zip(keys, found)]
 
+    def holds(self, doc: Document, site: SiteConfig, fmt: str, full: bool) -> bool:
+        """Whether ``doc``'s entry is kept (it need not be loaded with its text to be rendered)."""
+        return self.recall(_entry_key(doc, site, fmt, full)) is not None
+
     def recall(self, key: tuple):
         found = self._cache.get(key)
         if found is None and self._wide is not None:

@@ -3,7 +3,8 @@
 import subprocess
 import sys
 
-PURE = ["feedd.document", "feedd.language", "feedd.topics", "feedd.render", "feedd.model", "feedd.config"]
+PURE = ["feedd.document", "feedd.language", "feedd.langmodel", "feedd.topics", "feedd.feeds", "feedd.render", "feedd.model",
+        "feedd.config"]
 IMPURE = ["sqlite3", "watchdog", "apscheduler", "aiohttp", "http.server", "socket", "feedd.index", "feedd.publish"]
 
 
