@@ -59,7 +59,7 @@ def to_hugo(seed: Path, seeds: Path, content: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     front = {"title": article["title"], "date": article["day"], "categories": [article["category"]],
              "tags": article["tags"], "slug": seed.stem}
-    target.write_text("---\n" + "".join(f"{k}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in front.items())
+    target.write_text("---\n" + "".join(f"{k}: {json.dumps(v)}\n" for k, v in front.items())
                       + "---\n\n" + article["body"], encoding="utf-8")
 
 

@@ -10,7 +10,6 @@ tells the publish stage (:mod:`feedd.publish`) what to render again.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,13 +24,11 @@ from .language import detect_language
 from .model import Document, Parsed, Rejected, Topic, shown_path, stamp
 from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
 from .topics import Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 
 BATCH = 256  # files read, analysed and committed together
-# This many files to read, or more, and they are parsed and their language
-# detected in worker processes, one per core (bench/build.py: 1.8x on 2 cores).
-PARALLEL_MIN = 64
 
 
 @dataclass
@@ -90,35 +87,21 @@ def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
 
 
 class Readers:
-    """:func:`read` for many documents, in worker processes when it pays.
-
-    Fork where the caller has no other thread (``feedd build``): the workers
-    start at once and share the loaded language profiles. A daemon has
-    threads, so its workers are spawned, and only for a big batch.
-    """
+    """:func:`read` for many documents, in worker processes when it pays (:class:`feedd.workers.Workers`)."""
 
     def __init__(self, config: Config, files: int):
         self.config = config
-        self.pool = None
-        workers = min(os.cpu_count() or 1, 8)
-        if files >= PARALLEL_MIN and workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            method = "fork" if threading.active_count() == 1 else "spawn"
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                            initializer=_warm_up, initargs=(config,))
+        self.workers = Workers(files, initializer=_warm_up, initargs=(config,))
 
     def submit(self, items: list[tuple[bytes, str]]) -> Iterator[tuple[Parsed, str] | Rejected]:
         """Results in order; with workers, the work starts now and runs while the caller goes on."""
-        if self.pool is None or len(items) < 2:
-            return (_read_or_reject(raw, path, self.config) for raw, path in items)
-        work = partial(_read_or_reject, config=self.config)
-        return self.pool.map(work, *zip(*items), chunksize=max(1, len(items) // 16))
+        if not items:
+            return iter(())
+        raws, paths = zip(*items)
+        return self.workers.map(partial(_read_or_reject, config=self.config), raws, paths)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.workers.close()
 
     def __enter__(self) -> Readers:
         return self
@@ -135,20 +118,8 @@ def _read_or_reject(raw: bytes, path: str, config: Config) -> tuple[Parsed, str]
 
 
 def _warm_up(config: Config) -> None:
-    """Load the language profiles in a worker before its first document."""
-    _die_with_parent()
-    detect_language("Load the language profiles before the first real document.", config.language)
-
-
-def _die_with_parent() -> None:
-    """A worker must not outlive a killed ``feedd build`` (Linux: PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
+    """Load the language model in a worker before its first document."""
+    detect_language("Load the language model before the first real document.", config.language)
 
 
 def keyword_forms(config: Config, lang: str) -> Forms:

@@ -38,9 +38,24 @@ _COMBINING = dict.fromkeys(c for c in range(0x20000) if unicodedata.combining(ch
 @lru_cache(maxsize=1 << 16)
 def fold(word: str) -> str:
     """Case and accents ignored: ``Élysée`` → ``elysee``, ``Україні`` → ``украіні``."""
-    if word.isascii():
-        return word.lower()
-    return unicodedata.normalize("NFKD", word).translate(_COMBINING).casefold()
+    return _fold(word)
+
+
+def _fold(text: str) -> str:
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text).translate(_COMBINING).casefold()
+
+
+def fold_words(words: list[str]) -> list[str]:
+    """``[fold(w) for w in words]``, in one pass over the joined text (C, not a call per word).
+
+    Folding works character by character and never joins across a space, so the
+    joined text folds to the folded words joined; the rare word whose folding
+    holds a space itself (an Arabic ligature of a phrase) is folded on its own.
+    """
+    folded = _fold(" ".join(words)).split(" ")
+    return folded if len(folded) == len(words) else [fold(word) for word in words]
 
 
 def words_of(keyword: str) -> list[str]:
@@ -97,8 +112,7 @@ class Text:
     def __init__(self, text: str):
         self.text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
         self.words = _WORD.findall(self.text)
-        folded: dict[str, str] = {}
-        self.folded = [folded.get(w) or folded.setdefault(w, fold(w)) for w in self.words]
+        self.folded = fold_words(self.words)
         self.positions: dict[str, list[int]] = {}
         for i, word in enumerate(self.folded):
             self.positions.setdefault(word, []).append(i)

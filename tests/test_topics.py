@@ -5,6 +5,8 @@ process, cached for the session by conftest's ``inflection_cache``).
 """
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedd import lemmas
 from feedd.config import TopicRule, topic_slug
@@ -221,3 +223,12 @@ def test_an_unusable_cache_costs_one_lookup_not_one_per_change(tmp_path, caplog)
         second = lemmas.lookup_many(["en"], ["tractor"], cache)
     assert first == second and "tractors" in first["en"]["tractor"]
     assert sum("unusable" in record.getMessage() for record in caplog.records) == 1
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8)
+                .filter(lambda w: " " not in w), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_folding_a_text_at_once_folds_each_word_as_alone(words):
+    from feedd.topics import fold_words
+
+    assert fold_words(words) == [fold(word) for word in words]
