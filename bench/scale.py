@@ -34,6 +34,7 @@ from latency import percentile, start  # noqa: E402
 from feedd.document import document_key  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+POLL_SECONDS = 0.002  # how often a drop's feed is asked for while waiting (--poll)
 TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
         "pour parler de la défense aérienne et de la production de drones.\n")
 
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep DIR's corpus and index if built already")
     parser.add_argument("--drops", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--poll", type=float, default=POLL_SECONDS,
+                        help="seconds between the benchmark's requests while it waits for a drop to be served "
+                             "(default 0.002; the daemon's server answering them shares the interpreter)")
     parser.add_argument("--core-feeds-only", action="store_true",
                         help="switch off the author and topic-in-one-language feeds (to compare with older figures)")
     args = parser.parse_args()
@@ -102,7 +106,7 @@ def main() -> None:
             while key not in get(conn, "/topics/ukraine.atom")[1]:
                 if time.perf_counter() - dropped > 30:
                     raise SystemExit(f"{relpath} not served after 30 s")
-                time.sleep(0.002)
+                time.sleep(args.poll)
             latencies.append((time.perf_counter() - dropped) * 1000)
         time.sleep(0.5)  # let the last log line land
         log = (root / "daemon.log").read_text()

@@ -36,6 +36,7 @@ FILE_MODE = 0o644
 PAGE_SLICE = 500  # article pages rendered per slice: memory stays flat whatever the corpus size
 ENTRY_MEMO_BYTES = 64 * 1024 * 1024  # rendered entries kept while many archive pages are rendered
 SPAWN_PAGES_MIN = 5000  # article pages that pay for spawned workers (a daemon's first start on a big folder)
+IN_FLIGHT = 64  # files handed to the threads and not yet on disk, at most
 WRITER_THREADS = 8  # files created at once (bench/RESULTS.md: ~0.4 ms a file alone here, ~0.06 ms eight at a time)
 BATCH_FILES = 2000  # files made durable together, with one barrier (a build writes them by the ten thousand)
 # More archive pages than this in one publish (a build, not a drop: a drop opens one page per
@@ -314,7 +315,9 @@ class Writer:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="feedd-write")
         self._pending.append((relpath, self._threads.submit(_stage, self.root / relpath, data)))
-        if len(self._pending) >= self.batch_files:
+        if len(self._pending) >= IN_FLIGHT:
+            self._settle()  # bounded: the bytes of files not yet on disk are held in memory
+        if len(self._pending) + len(self._staged) >= self.batch_files:
             self.flush()
 
     def remove(self, relpath: str) -> None:
