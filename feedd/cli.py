@@ -172,6 +172,7 @@ def cmd_check(args) -> int:
         "author": parsed.author,
         "link": parsed.link,
         "summary": parsed.summary,
+        "shortened": list(parsed.shortened),
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0

@@ -20,7 +20,10 @@ from slugify import slugify
 
 from .model import Parsed, Rejected
 
+# Longer fields are cut at a word boundary with an ellipsis (readers show a line, not a page).
 TITLE_MAX = 120
+AUTHOR_MAX = 80
+TAG_MAX = 60
 SUMMARY_MAX = 300
 HEADER_KEYS = frozenset({"title", "date", "tags", "lang", "author", "link", "id"})
 
@@ -61,23 +64,33 @@ def parse(raw: bytes, path: str, zone: ZoneInfo) -> Parsed:
         plain = "\n\n".join(paragraphs)
     plain_paragraphs = [p for p in _PARAGRAPH_BREAK.split(plain) if p.strip()]
     first = _one_line(plain_paragraphs[0]) if plain_paragraphs else ""
-    if not title:
-        title = shorten(first_sentence(first), TITLE_MAX)
+    shortened: list[str] = []
+    title = _bounded("title", _one_line(title) if title else first_sentence(first), TITLE_MAX, shortened)
     if not title:
         raise Rejected(path, "no title and no body text")
+    author = header.get("author")
     return Parsed(
         path=path,
-        title=_one_line(title),
+        title=title,
         date=header.get("date"),
         lang=header.get("lang"),
-        author=header.get("author"),
+        author=_bounded("author", author, AUTHOR_MAX, shortened) if author else None,
         link=header.get("link"),
         id=header.get("id"),
-        tags=header.get("tags", ()),
+        tags=tuple(_bounded("tag", tag, TAG_MAX, shortened) for tag in header.get("tags", ())),
         text=plain,
         summary=shorten(first, SUMMARY_MAX),
         content_html=content_html,
+        shortened=tuple(shortened),
     )
+
+
+def _bounded(name: str, value: str, limit: int, shortened: list[str]) -> str:
+    if len(value) <= limit:
+        return value
+    cut = shorten(value, limit)
+    shortened.append(f"{name} cut to {len(cut)} characters at a word boundary (it had {len(value):,}): {cut!r}")
+    return cut
 
 
 def decode(raw: bytes, path: str) -> str:

@@ -57,6 +57,7 @@ class Parsed:
     text: str  # plain text of the body, for detection and matching
     summary: str
     content_html: str
+    shortened: tuple[str, ...] = ()  # fields cut to their limit, said by `feedd check`
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,8 @@ class FileCache:
             body=body,
             gzipped=gzip.compress(body, compresslevel=6, mtime=0) if compress else None,
             etag=f'"{digest}"',
-            last_modified=datetime.fromtimestamp(st.st_mtime_ns // 1_000_000_000, timezone.utc),
+            # The end of the second the file was written in: Last-Modified has one-second resolution.
+            last_modified=datetime.fromtimestamp(-(-st.st_mtime_ns // 1_000_000_000), timezone.utc),
             content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
             closed=_is_closed_archive(path, body),
         )
@@ -161,7 +162,12 @@ def _is_closed_archive(path: str, body: bytes) -> bool:
 
 
 def not_modified(request: web.BaseRequest, cached: CachedFile, etags: tuple[str, ...]) -> bool:
-    """RFC 9110: If-None-Match wins; else If-Modified-Since (for GET and HEAD)."""
+    """RFC 9110: If-None-Match wins; else If-Modified-Since (for GET and HEAD).
+
+    Last-Modified is the end of the second the file was written in, and only given once that
+    second is over; If-Modified-Since is compared with the file's time to the nanosecond. So a
+    copy's date is never earlier than the copy, and any later rewrite is later than that date.
+    """
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
@@ -174,7 +180,9 @@ def not_modified(request: web.BaseRequest, cached: CachedFile, etags: tuple[str,
             return False
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)
-        return cached.last_modified <= since
+        # Compared with the file's own time, to the nanosecond: a file rewritten within the second
+        # of the client's date (its Last-Modified, or the Date it was sent with) is newer than its copy.
+        return cached.identity[3] <= int(since.timestamp()) * 1_000_000_000
     return False
 
 
@@ -259,10 +267,14 @@ class FeedServer:
         headers = {
             "Content-Type": cached.content_type,
             "ETag": etag,
-            "Last-Modified": format_datetime(cached.last_modified, usegmt=True),
+
             "Cache-Control": f"public, max-age={self.archive_max_age if cached.closed else self.max_age}",
             "X-Content-Type-Options": "nosniff",
         }
+        if cached.last_modified <= datetime.now(timezone.utc):
+            # Never a date still to come (RFC 9110 8.8.2.1): within the second the file was
+            # written, ETag only.
+            headers["Last-Modified"] = format_datetime(cached.last_modified, usegmt=True)
         if cached.gzipped is not None:
             headers["Vary"] = "Accept-Encoding"
         if not_modified(request, cached, (cached.etag, cached.etag[:-1] + '-gz"')):

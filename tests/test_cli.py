@@ -152,3 +152,11 @@ def test_a_bad_config_is_one_line_naming_the_key(tmp_path):
     result = feedd("build", "--root", project.root, check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == "feedd: error: feedd.toml: feeds.max_items must be between 1 and 1000"
+
+
+def test_check_says_which_fields_were_cut(tmp_path):
+    project = Project(tmp_path / "site", TOML)
+    path = project.seed("long.txt", "title: " + "Zelensky spoke " * 300 + "\n\nZelensky a parlé à Kiev.\n")
+    report = json.loads(feedd("check", "--root", project.root, path).stdout)
+    assert len(report["title"]) <= 120 and report["title"].endswith("…")
+    assert len(report["shortened"]) == 1 and report["shortened"][0].startswith("title cut to")

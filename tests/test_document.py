@@ -156,3 +156,22 @@ def test_document_key_is_derived_from_the_path_only():
     assert document_key("a.txt", "My Story") == "my-story"
     # The same name typed on a system that decomposes accents gets the same key.
     assert document_key("e\u0301te\u0301.txt", None) == document_key("\u00e9t\u00e9.txt", None)
+
+
+def test_long_fields_are_cut_at_a_word_boundary_and_said_so():
+    from feedd.document import AUTHOR_MAX, TAG_MAX, TITLE_MAX
+
+    title = " ".join(f"word{n}" for n in range(800))  # ~6,000 characters
+    author = "Maria " * 100
+    raw = f"title: {title}\nauthor: {author}\ntags: {'long ' * 40}, short\n\nThe body.\n".encode()
+    parsed = parse(raw, "long.txt", ZoneInfo("UTC"))
+    assert len(parsed.title) <= TITLE_MAX and parsed.title.endswith("…")
+    assert parsed.title[:-1].split(" ") == [f"word{n}" for n in range(len(parsed.title[:-1].split(" ")))]
+    assert len(parsed.author) <= AUTHOR_MAX and parsed.author.endswith("…") and "Maria" in parsed.author
+    assert [len(tag) <= TAG_MAX for tag in parsed.tags] == [True, True] and parsed.tags[1] == "short"
+    assert [note.split(" ")[0] for note in parsed.shortened] == ["title", "author", "tag"]
+    assert f"(it had {len(title):,})" in parsed.shortened[0]
+    # A derived title is bounded the same way; short fields are left alone and nothing is said.
+    derived = parse((" date 2026-03-01 " + " ".join(["mot"] * 200) + ".").encode(), "d.txt", ZoneInfo("UTC"))
+    assert len(derived.title) <= TITLE_MAX and derived.shortened[0].startswith("title cut to")
+    assert parse(b"title: Short\nauthor: Ann\n\nBody.", "s.txt", ZoneInfo("UTC")).shortened == ()

@@ -19,7 +19,8 @@ def test_files_appear_only_when_their_batch_is_flushed_in_the_order_written(tmp_
     writer = Writer(tmp_path)
     writer.write("articles/a.html", b"page")
     writer.write("all.atom", b"new")
-    # Staged: readers still see the old feed and no page; only hidden temporary files exist.
+    assert writer.written == ["articles/a.html", "all.atom"]  # staged: their temporary files exist
+    # Readers still see the old feed and no page; only hidden temporary files exist.
     assert (tmp_path / "all.atom").read_bytes() == b"old"
     assert [p.name for p in (tmp_path / "articles").iterdir() if not p.name.startswith(".")] == []
     renamed = []

@@ -5,9 +5,11 @@ import os
 import socket
 import threading
 import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 
+from conftest import wait_for
 from feedd.serve import FeedServer, accepts_gzip, resolve
 
 
@@ -135,3 +137,34 @@ def test_concurrent_clients_in_threads(served):
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_a_feed_rewritten_within_one_second_is_never_not_modified(served):
+    """Last-Modified has one-second resolution: a client holding the first of two versions written
+    within the same second, revalidating with If-Modified-Since alone, must get the second."""
+    from feedd.publish import Writer
+
+    server, root = served
+
+    def publish(body: bytes) -> None:
+        writer = Writer(root)
+        writer.write("all.atom", body)
+        writer.flush()
+
+    for attempt in range(5):
+        publish(f"<feed>first {attempt}</feed>".encode())
+        status, headers, body = get(server, "/all.atom")
+        assert status == 200 and body == f"<feed>first {attempt}</feed>".encode()
+        # Any date given is of a second already over: no later rewrite can share it.
+        if "Last-Modified" in headers:
+            assert parsedate_to_datetime(headers["Last-Modified"]) < parsedate_to_datetime(headers["Date"])
+        publish(f"<feed>second {attempt}</feed>".encode())  # at once: most often within the same second
+        revalidate = {"If-Modified-Since": headers.get("Last-Modified", headers["Date"])}
+        # A client that takes the Date as its copy's date (as some do without Last-Modified) is safe too.
+        status, _, body = get(server, "/all.atom", headers=revalidate)
+        assert status == 200 and body == f"<feed>second {attempt}</feed>".encode()
+    # Once the second is over, the date is given and revalidation answers 304.
+    modified = (root / "all.atom").stat().st_mtime
+    wait_for(lambda: time.time() >= int(modified) + 1, timeout=5, message="the rewrite's second to pass")
+    latest = get(server, "/all.atom")[1]["Last-Modified"]
+    assert get(server, "/all.atom", headers={"If-Modified-Since": latest})[0] == 304
