@@ -240,8 +240,8 @@ class Publication:
         config = self.config
         latest = self.index.latest(registry.home(self.feeds), self.now, config.feeds.max_items)
         self.writer.write("index.html", render.render_index(config.site, self.feeds, latest, self.memo))
-        for fmt, name in render.OPML_FILES.items():
-            self.writer.write(name, render.render_opml(config.site, self.feeds, fmt))
+        for path, data in render.render_opml_files(config.site, self.feeds).items():
+            self.writer.write(path, data)
 
 
 def _mark_pages(index: Index, stamp: str, pages: list[Document]) -> None:

@@ -447,8 +447,10 @@ def render_index(site: SiteConfig, feeds: Sequence[Feed], latest: Sequence[Docum
     """The front page: everything's newest articles and a way to every feed."""
     # A kind behind a switch gets its section once it has a feed: no empty "Authors" on a site without any.
     sections = [(kind, listed) for kind, listed in _by_kind(feeds) if kind.section and (listed or kind.switch is None)]
+    bulk = [(facet, opml_path(facet, "atom"), opml_path(facet, "json")) for facet in opml_facets(feeds)]
     page = _templates().get_template("index.html").render(
         site=site, feeds=feeds, everything=home(feeds), sections=sections, latest=latest, root="",
+        bulk=bulk, every_opml=(opml_path(None, "atom"), opml_path(None, "json")),
         article_item=_item_renderer(site, memo))
     return page.encode("utf-8")
 
@@ -474,18 +476,40 @@ def _by_kind(feeds: Sequence[Feed]) -> list[tuple[FeedKind, list[Feed]]]:
     return [(kind, [feed for feed in feeds if feed.kind == kind.name]) for kind in KINDS]
 
 
-OPML_FILES = {"atom": "feeds.opml", "json": "feeds-json.opml"}
+OPML_FORMATS = ("atom", "json")
 
 
-def render_opml(site: SiteConfig, feeds: Sequence[Feed], fmt: str = "atom") -> bytes:
-    """OPML 2.0: every feed in one format, grouped by kind, for one-click subscription.
+def opml_path(facet: FeedKind | None, fmt: str) -> str:
+    """``feeds.opml`` (every feed), ``feeds-topics.opml`` (one facet); ``-json`` for JSON Feeds."""
+    return "feeds" + (f"-{facet.section}" if facet else "") + ("-json" if fmt == "json" else "") + ".opml"
+
+
+def opml_facets(feeds: Sequence[Feed]) -> list[FeedKind]:
+    """The kinds listed on the index page that have feeds: each gets OPML files of its own."""
+    return [kind for kind, listed in _by_kind(feeds) if kind.section and listed]
+
+
+def render_opml_files(site: SiteConfig, feeds: Sequence[Feed]) -> dict[str, bytes]:
+    """Every OPML file, by path: every feed, and one facet at a time (readers do not merge an article's
+    copies across feeds, so subscribing to every feed brings each article once per feed it is in)."""
+    files = {opml_path(None, fmt): render_opml(site, feeds, fmt) for fmt in OPML_FORMATS}
+    for facet in opml_facets(feeds):
+        members = [feed for feed in feeds if feed.kind == facet.name]
+        for fmt in OPML_FORMATS:
+            files[opml_path(facet, fmt)] = render_opml(site, members, fmt, f"{site.title}: {facet.plural}")
+    return files
+
+
+def render_opml(site: SiteConfig, feeds: Sequence[Feed], fmt: str = "atom", name: str | None = None) -> bytes:
+    """OPML 2.0: these feeds in one format, grouped by kind, for one-click subscription.
 
     One file per format: a reader imports every outline, so listing a feed's
     Atom and JSON forms together would subscribe everyone twice.
     """
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = site.title if fmt == "atom" else f"{site.title} (JSON Feed)"
+    name = name or site.title
+    etree.SubElement(head, "title").text = name if fmt == "atom" else f"{name} (JSON Feed)"
     body = etree.SubElement(root, "body")
     groups: dict[str, etree._Element] = {}
     for feed in feeds:

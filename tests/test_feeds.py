@@ -204,3 +204,27 @@ def test_the_daemon_publishes_an_author_feed_when_a_file_arrives(tmp_path, start
     assert len(wait_for(lambda: daemon.get("/topics/ukraine/en.atom", method="HEAD")[0] == 200
                         and daemon.feed("/topics/ukraine/en.atom").entries, message="the topic's English feed")) == 1
     assert daemon.get("/authors/carla-ruiz.html")[0] == 200
+
+
+def test_one_opml_file_per_facet_besides_the_everything_one(newsroom):
+    build(newsroom.config, now=NOW)
+
+    def urls(name):
+        root = etree.fromstring((newsroom.feeds / name).read_bytes())
+        return [o.get("xmlUrl").removeprefix("http://example.test/news/") for o in root.iter("outline")
+                if o.get("xmlUrl")]
+
+    assert urls("feeds-topics.opml") == ["topics/defense.atom", "topics/ukraine.atom"]
+    assert urls("feeds-languages.opml") == ["languages/en.atom", "languages/fr.atom"]
+    assert urls("feeds-authors.opml") == ["authors/anais-dupont.atom", "authors/bob-stone.atom"]
+    assert urls("feeds-authors-json.opml") == ["authors/anais-dupont.json", "authors/bob-stone.json"]
+    everything = urls("feeds.opml")
+    assert "all.atom" in everything and set(urls("feeds-topics.opml")) < set(everything)
+    page = (newsroom.feeds / "index.html").read_text()
+    for name in ("feeds-topics.opml", "feeds-languages.opml", "feeds-authors.opml", "feeds.opml"):
+        assert f'href="{name}"' in page
+    # No author, no author OPML (and no stale one is promised on the page).
+    lone = Project(newsroom.root.parent / "lone")
+    lone.seed("a.txt", article("2026-03-01", UKRAINE_FR))
+    build(lone.config, now=NOW)
+    assert not (lone.feeds / "feeds-authors.opml").exists() and "feeds-authors" not in (lone.feeds / "index.html").read_text()
