@@ -140,10 +140,7 @@ def ordered(feeds: Iterable[Feed]) -> list[Feed]:
 
 
 def _rank(feed: Feed) -> tuple[int, str]:
-    try:
-        return _ORDER[feed.kind], feed.name
-    except KeyError:
-        raise UnknownFeedKind(f"unknown feed kind {feed.kind!r}") from None
+    return _ORDER[kind_of(feed).name], feed.name
 
 
 def configured(topic_rules: Iterable) -> list[Feed]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -84,30 +84,6 @@ def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
     parsed, lang = read(raw, path, config)
     tagging = tag(parsed, lang, path, config, Matcher(config.topics, lang, keyword_forms(config, lang)))
     return Analysis(parsed, lang, tagging.topics), tagging
-
-
-class Readers:
-    """:func:`read` for many documents, in worker processes when it pays (:class:`feedd.workers.Workers`)."""
-
-    def __init__(self, config: Config, files: int):
-        self.config = config
-        self.workers = Workers(files, initializer=_warm_up, initargs=(config,))
-
-    def submit(self, items: list[tuple[bytes, str]]) -> Iterator[tuple[Parsed, str] | Rejected]:
-        """Results in order; with workers, the work starts now and runs while the caller goes on."""
-        if not items:
-            return iter(())
-        raws, paths = zip(*items)
-        return self.workers.map(partial(_read_or_reject, config=self.config), raws, paths)
-
-    def close(self) -> None:
-        self.workers.close()
-
-    def __enter__(self) -> Readers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _read_or_reject(raw: bytes, path: str, config: Config) -> tuple[Parsed, str] | Rejected:
@@ -230,13 +206,13 @@ class Reconciliation:
         if progress and candidates:
             candidates = progress(candidates)
         batches = [candidates[i:i + BATCH] for i in range(0, len(candidates), BATCH)]
-        with Readers(self.config, len(candidates)) as readers:
+        with Workers(len(candidates), initializer=_warm_up, initargs=(self.config,)) as workers:
             # While one batch is tagged and committed here, the next is being read by the workers.
             pending = None
             for batch in [*batches, None]:
                 if cancel is not None and cancel.is_set():
                     return False
-                prepared = self._prepare(batch, readers) if batch else None
+                prepared = self._prepare(batch, workers) if batch else None
                 if pending:
                     self._ingest(*pending)
                 pending = prepared
@@ -245,8 +221,9 @@ class Reconciliation:
         self._remove_gone()
         return True
 
-    def _prepare(self, batch: list[SeedFile], readers: Readers):
-        """Read and hash a batch; hand what changed to the readers. Returns what :meth:`_ingest` needs."""
+    def _prepare(self, batch: list[SeedFile], workers: Workers):
+        """Read and hash a batch; hand what changed to :func:`read` (in the workers, when there are any).
+        Returns what :meth:`_ingest` needs; the reading starts now and runs while the caller goes on."""
         reads = []
         with self.index.batch():
             for seed in batch:
@@ -266,7 +243,9 @@ class Reconciliation:
                     self.report.unchanged += 1
                     continue
                 reads.append((seed, raw, digest))
-        return [(seed, digest) for seed, _, digest in reads], readers.submit([(raw, seed.path) for seed, raw, _ in reads])
+        results = workers.map(partial(_read_or_reject, config=self.config), [raw for _, raw, _ in reads],
+                              [seed.path for seed, _, _ in reads])
+        return [(seed, digest) for seed, _, digest in reads], results
 
     def _ingest(self, reads: list[tuple[SeedFile, str]], results) -> None:
         """Tag a read batch and commit it, whole."""

@@ -402,9 +402,11 @@ def _templates():
     return env
 
 
-def facets(doc: Document, placement: str) -> list[Feed]:
-    """The feeds an article's page and list item link to at ``placement`` ("meta" or "tags")."""
-    return [feed for feed in memberships(doc) if kind_of(feed).on_article == placement]
+def facets(doc: Document, placement: str, published: dict[str, Feed] | None = None) -> list[Feed]:
+    """The feeds an article's page and list item link to at ``placement`` ("meta", "tags", "byline");
+    with ``published`` (feeds by name), only those, as registered."""
+    return [published[feed.name] if published is not None else feed for feed in memberships(doc)
+            if kind_of(feed).on_article == placement and (published is None or feed.name in published)]
 
 
 def _item_renderer(site: SiteConfig, memo: RenderMemo | None) -> Callable[[Document, str], object]:
@@ -434,8 +436,8 @@ def render_article(doc: Document, site: SiteConfig, feeds: dict[str, Feed]) -> b
     mine = [feeds[feed.name] for feed in memberships(doc) if feed.name in feeds]
     page = _templates().get_template("article.html").render(
         site=site, doc=doc, content=Markup(doc.content_html), root="../",
-        tags=[feed for feed in mine if kind_of(feed).on_article == "tags"],
-        byline=next((feed for feed in mine if kind_of(feed).on_article == "byline"), None),
+        tags=facets(doc, "tags", feeds),
+        byline=next(iter(facets(doc, "byline", feeds)), None),
         feeds=sorted((feed for feed in mine if kind_of(feed).article_rank is not None),
                      key=lambda feed: kind_of(feed).article_rank),
     )
