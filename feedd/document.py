@@ -282,6 +282,17 @@ def identity(tag_authority: str, path: str, header_id: str | None) -> tuple[str,
     return key, entry_id(tag_authority, key)
 
 
+def tie_broken(moment: datetime, key: str) -> datetime:
+    """A whole-second ``updated`` (a date without a time, a file system that keeps seconds)
+    made distinct from its neighbours': a fraction of a second drawn from the document's key,
+    so that every build, with or without the index, gives the same value. Atom readers need
+    each entry's ``updated`` to differ (the W3C validator warns ``DuplicateUpdated``)."""
+    if moment.microsecond:
+        return moment
+    fraction = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 1_000_000
+    return moment.replace(microsecond=fraction)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 

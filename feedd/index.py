@@ -12,14 +12,16 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from . import document
 from . import feeds as registry
-from .model import Document, FeeddError, Feed, Topic
+from .model import EPOCH, Document, FeeddError, Feed, Topic
 
-# 3: feed membership in one table for every kind (feed_members); 2 is migrated, 1 rebuilt.
-SCHEMA_VERSION = 3
+# 4: ``updated`` in microseconds, distinct among published documents.
+# 3: feed membership in one table for every kind (feed_members). 2 and 3 are migrated, 1 rebuilt.
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -32,7 +34,7 @@ CREATE TABLE IF NOT EXISTS documents (
     error TEXT,                 -- the rejection reason; NULL when published
     title TEXT,
     published INTEGER,          -- UTC seconds
-    updated INTEGER,
+    updated INTEGER,            -- UTC microseconds: distinct among published documents (Atom readers need it)
     lang TEXT,
     author TEXT,
     link TEXT,
@@ -46,6 +48,7 @@ CREATE INDEX IF NOT EXISTS documents_by_date ON documents(published, mtime_ns, k
 CREATE INDEX IF NOT EXISTS documents_by_hash ON documents(hash);
 CREATE INDEX IF NOT EXISTS documents_unrendered ON documents(published) WHERE page_stamp IS NULL AND error IS NULL;
 CREATE INDEX IF NOT EXISTS documents_rejected ON documents(path) WHERE error IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_by_updated ON documents(updated) WHERE error IS NULL;
 -- What a reconciliation compares, apart from the rows' text: scanning 100,000 of
 -- these costs a few megabytes, not the whole table.
 CREATE INDEX IF NOT EXISTS documents_state ON documents(path, key, id, hash, size, mtime_ns, published, updated, error);
@@ -64,7 +67,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     name TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     title TEXT NOT NULL,
-    lang TEXT
+    lang TEXT,
+    emptied INTEGER             -- microseconds: when it was left without entries; NULL while it has some
 );
 CREATE TABLE IF NOT EXISTS tombstones (   -- removed documents, so that a move seen late keeps its id
     hash TEXT NOT NULL,
@@ -72,7 +76,7 @@ CREATE TABLE IF NOT EXISTS tombstones (   -- removed documents, so that a move s
     key TEXT NOT NULL,
     id TEXT NOT NULL,
     published INTEGER,
-    updated INTEGER,
+    updated INTEGER,            -- microseconds, as in documents
     removed INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tombstones_by_hash ON tombstones(hash, removed);
@@ -150,6 +154,9 @@ class Index:
         self._db.executescript(f"BEGIN IMMEDIATE; {drop} {_SCHEMA}")
         if version == 2:
             self._migrate_memberships()
+        if version in (2, 3):
+            self._migrate_updated()
+            self._db.execute("ALTER TABLE feeds ADD COLUMN emptied INTEGER")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute("COMMIT")
 
@@ -161,6 +168,19 @@ class Index:
             self._add_members(_document(row[1:]), row[0])
         self._db.execute("DROP TABLE IF EXISTS document_topics")
         self._db.execute("DROP INDEX IF EXISTS documents_by_lang")
+
+    def _migrate_updated(self) -> None:
+        """Schemas 2 and 3 kept ``updated`` in seconds, where documents of one day often tied:
+        microseconds now, and tied values made distinct the way new documents are."""
+        for table in ("documents", "tombstones"):
+            self._db.execute(f"UPDATE {table} SET updated = updated * 1000000 WHERE updated IS NOT NULL")
+        tied = self._db.execute(
+            "SELECT path, key, updated FROM documents WHERE error IS NULL AND updated IN"
+            " (SELECT updated FROM documents WHERE error IS NULL GROUP BY updated HAVING count(*) > 1)"
+            " ORDER BY path").fetchall()
+        for path, key, updated in tied:
+            moment = self.distinct_updated(document.tie_broken(_from_micros(updated), key), path)
+            self._db.execute("UPDATE documents SET updated = ? WHERE path = ?", (_micros(moment), path))
 
     def close(self) -> None:
         self._db.close()
@@ -256,7 +276,7 @@ class Index:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc.path, doc.key, doc.id, doc.hash, size, mtime_ns, doc.title,
-                    _seconds(doc.published), _seconds(doc.updated), doc.lang, doc.author, doc.link,
+                    _seconds(doc.published), _micros(doc.updated), doc.lang, doc.author, doc.link,
                     doc.summary, doc.content_html,
                     json.dumps([[t.slug, t.title] for t in doc.topics], ensure_ascii=False),
                     _seconds(first_seen),
@@ -291,6 +311,15 @@ class Index:
                 (mtime_ns, path),
             )
 
+    def distinct_updated(self, moment: datetime, path: str) -> datetime:
+        """``moment``, or the first microsecond after it that no other published document holds."""
+        while True:
+            holder = self._db.execute("SELECT path FROM documents WHERE updated = ? AND error IS NULL AND path != ?"
+                                      " LIMIT 1", (_micros(moment), path)).fetchone()
+            if holder is None:
+                return moment
+            moment += timedelta(microseconds=1)
+
     def remove(self, path: str, now: datetime | None = None) -> Document | None:
         """Drop ``path``; with ``now``, remember it as a tombstone (it may reappear, moved)."""
         doc = self.get(path)
@@ -299,7 +328,7 @@ class Index:
                 self._db.execute(
                     "INSERT INTO tombstones (hash, path, key, id, published, updated, removed)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (doc.hash, doc.path, doc.key, doc.id, _seconds(doc.published), _seconds(doc.updated), _seconds(now)),
+                    (doc.hash, doc.path, doc.key, doc.id, _seconds(doc.published), _micros(doc.updated), _seconds(now)),
                 )
             self._drop(path)
         return doc
@@ -315,7 +344,7 @@ class Index:
             if self.key_owner(key) is None:
                 self._db.execute("DELETE FROM tombstones WHERE rowid = ?", (rowid,))
                 return FileState(path, key, id_, hash_, 0, 0, _optional_datetime(published),
-                                 _optional_datetime(updated), None)
+                                 None if updated is None else _from_micros(updated), None)
         return None
 
     def _drop(self, path: str) -> None:
@@ -333,6 +362,16 @@ class Index:
             " ON CONFLICT(name) DO UPDATE SET title = excluded.title",
             [(f.name, f.kind, f.title, f.lang) for f in feeds],
         )
+
+    def emptied(self, feed: Feed, now: datetime, empty: bool) -> datetime | None:
+        """When ``feed`` was left without entries (the time it changed last), or None while it has
+        some: kept from the first time it is seen empty, so that republishing changes no byte."""
+        if not empty:
+            self._db.execute("UPDATE feeds SET emptied = NULL WHERE name = ? AND emptied IS NOT NULL", (feed.name,))
+            return None
+        self._db.execute("UPDATE feeds SET emptied = ? WHERE name = ? AND emptied IS NULL", (_micros(now), feed.name))
+        row = self._db.execute("SELECT emptied FROM feeds WHERE name = ?", (feed.name,)).fetchone()
+        return _from_micros(row[0]) if row and row[0] is not None else now
 
     def feeds(self) -> list[Feed]:
         """Every feed ever registered, of every kind, in the registry's order."""
@@ -533,10 +572,18 @@ def _datetime(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
+def _micros(moment: datetime) -> int:
+    return (int(moment.timestamp()) * 1_000_000) + moment.microsecond
+
+
+def _from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
 def _file_state(row) -> FileState:
     path, key, id_, hash_, size, mtime_ns, published, updated, error = row
     return FileState(path, key, id_, hash_, size, mtime_ns, _optional_datetime(published),
-                     _optional_datetime(updated), error)
+                     None if updated is None else _from_micros(updated), error)
 
 
 def _optional_datetime(seconds: int | None) -> datetime | None:
@@ -547,7 +594,7 @@ def _head(row) -> Document:
     path, key, id_, hash_, published, updated, lang, topics = row
     return Document(
         path=path, key=key, id=id_, hash=hash_, title="", published=_datetime(published),
-        updated=_datetime(updated), lang=lang, topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
+        updated=_from_micros(updated), lang=lang, topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
         author=None, link=None, summary="", content_html="",
     )
 
@@ -556,7 +603,7 @@ def _document(row) -> Document:
     path, key, id_, hash_, title, published, updated, lang, topics, author, link, summary, content_html = row
     return Document(
         path=path, key=key, id=id_, hash=hash_, title=title,
-        published=_datetime(published), updated=_datetime(updated), lang=lang,
+        published=_datetime(published), updated=_from_micros(updated), lang=lang,
         topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
         author=author, link=link, summary=summary, content_html=content_html,
     )

@@ -137,9 +137,9 @@ class Publication:
                 self.writer.write(name, data)
         self.article_pages()
         due = self.due_feeds()
-        self.archive_pages([(feed, last) for feed, _, last in due])  # a current feed links to its newest page
-        for feed, docs, last in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
-            self.feed(feed, docs, last)
+        self.archive_pages([(feed, last) for feed, _, last, _ in due])  # a current feed links to its newest page
+        for feed, docs, last, emptied in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
+            self.feed(feed, docs, last, emptied)
         self.take_down()
         if self.full or self.writer.written:
             self.front()
@@ -162,16 +162,19 @@ class Publication:
                     writer.write(render.article_path(doc.key), page)
                 writer.then(partial(_mark_pages, index, stamp, pages))
 
-    def due_feeds(self) -> list[tuple[Feed, list[Document], int]]:
-        """The feeds to render, their current entries and newest archive page (archives updated)."""
+    def due_feeds(self) -> list[tuple[Feed, list[Document], int, datetime | None]]:
+        """The feeds to render, their current entries, newest archive page (archives updated),
+        and when each feed without entries was emptied."""
         config, index = self.config, self.index
         due = []
-        for feed in self.feeds:
-            if self.full or feed.name in self.plan.feeds:
-                docs = index.latest(feed, self.now, config.feeds.max_items)
-                size = config.feeds.archive_page_size if registry.kind_of(feed).archives else 0
-                last = archive.update(index, feed, docs, config.feeds.max_items, size, self.plan.keys, whole=self.full)
-                due.append((feed, docs, last))
+        with index.batch():
+            for feed in self.feeds:
+                if self.full or feed.name in self.plan.feeds:
+                    docs = index.latest(feed, self.now, config.feeds.max_items)
+                    size = config.feeds.archive_page_size if registry.kind_of(feed).archives else 0
+                    last = archive.update(index, feed, docs, config.feeds.max_items, size, self.plan.keys,
+                                          whole=self.full)
+                    due.append((feed, docs, last, index.emptied(feed, self.now, not docs)))
         return due
 
     def archive_pages(self, feeds: list[tuple[Feed, int]]) -> None:
@@ -201,7 +204,7 @@ class Publication:
                 docs = self.archive_page(feed, page)
                 self.writer.write(registry.archive_path(feed, page),
                                   render.render_archive(feed, page, last, docs, config.site,
-                                                        config.feeds.full_content, self.memo))
+                                                        config.feeds.full_content, self.memo, self.now))
         self.writer.then(partial(_mark_archive_pages, index, [(feed, page) for _, _, page, feed, _ in work], stamp))
 
     def archive_page(self, feed: Feed, page: int) -> list[Document]:
@@ -215,10 +218,10 @@ class Publication:
         loaded = {doc.key: doc for doc in self.index.documents_by_key(missing)}
         return [loaded.get(doc.key, doc) for doc in docs]
 
-    def feed(self, feed: Feed, docs: list[Document], last: int) -> None:
+    def feed(self, feed: Feed, docs: list[Document], last: int, emptied: datetime | None = None) -> None:
         config = self.config
         for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
-                                                config.websub.hubs, last, self.memo).items():
+                                                config.websub.hubs, last, self.memo, emptied).items():
             self.writer.write(relpath, data)
         if not registry.kind_of(feed).home:  # the home feed's page is index.html: front()
             self.writer.write(registry.page_path(feed), render.render_feed_page(

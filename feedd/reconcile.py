@@ -21,7 +21,7 @@ from .config import Config
 from .feeds import member_names
 from .index import FileState, Index
 from .language import detect_language
-from .model import Document, Parsed, Rejected, Topic, shown_path, stamp
+from .model import EPOCH, Document, Parsed, Rejected, Topic, shown_path, stamp
 from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
 from .topics import Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
 from .workers import Workers
@@ -333,13 +333,16 @@ class Reconciliation:
             id_ = document.entry_id(self.config.site.tag_authority, key)
         mtime = datetime.fromtimestamp(seed.mtime_ns // 1_000_000_000, timezone.utc)
         published = parsed.date or (source.published if source and source.published else mtime)
+        # When this version was written: the file's time (a lost index finds it again), never later than now.
+        written = min(EPOCH + timedelta(microseconds=seed.mtime_ns // 1000), self.now)
         if source and source.updated and source.hash != digest:
             # An edit: later than before, always, so that readers notice it.
-            updated = max(published, mtime, source.updated + timedelta(seconds=1))
+            updated = max(published, written, source.updated + timedelta(seconds=1))
         elif source and source.updated:
             updated = max(published, source.updated)  # a move, or new rules: not an edit
         else:
-            updated = published  # first seen: as new as its date says
+            updated = max(published, written)
+        updated = self.index.distinct_updated(document.tie_broken(updated, key), seed.path)
         return Document(
             path=seed.path, key=key, id=id_, hash=digest, title=parsed.title,
             published=published, updated=updated, lang=analysis.lang, topics=analysis.topics,

@@ -72,9 +72,10 @@ def feed_language(feed: Feed, docs: Sequence[Document]) -> str | None:
     return None
 
 
-def feed_updated(docs: Sequence[Document]) -> datetime:
-    """The newest entry's time, never the build's: rebuilding changes no byte."""
-    return max((doc.updated for doc in docs), default=EPOCH)
+def feed_updated(docs: Sequence[Document], emptied: datetime | None = None) -> datetime:
+    """The newest entry's time, never the build's, so that rebuilding changes no byte; a feed
+    without entries changed when it was ``emptied`` (1970 would be an implausible date)."""
+    return max((doc.updated for doc in docs), default=emptied or EPOCH)
 
 
 # -- feeds ----------------------------------------------------------------------
@@ -122,7 +123,8 @@ class _FeedFixes(BaseExtension):
 
 
 def _generator(feed: Feed | None, docs: Sequence[Document], site: SiteConfig, fmt: str, hubs: Sequence[str] = (),
-               self_url: str | None = None, history: Sequence[tuple[str, str]] = ()) -> FeedGenerator:
+               self_url: str | None = None, history: Sequence[tuple[str, str]] = (),
+               emptied: datetime | None = None) -> FeedGenerator:
     """A feed without entries (``feed`` None: a scratch feed to render entries in).
     ``history``: RFC 5005 (rel, url) links, which make an archive page."""
     fg = FeedGenerator()
@@ -152,7 +154,7 @@ def _generator(feed: Feed | None, docs: Sequence[Document], site: SiteConfig, fm
     lang = feed_language(feed, docs)
     if lang:
         fg.language(lang)
-    fg.updated(feed_updated(docs).astimezone(site.zone))
+    fg.updated(feed_updated(docs, emptied).astimezone(site.zone))
     return fg
 
 
@@ -188,21 +190,24 @@ def _add_entries(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, 
 
 
 def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-                hubs: Sequence[str] = (), archives: int = 0, memo: RenderMemo | None = None) -> bytes:
+                hubs: Sequence[str] = (), archives: int = 0, memo: RenderMemo | None = None,
+                emptied: datetime | None = None) -> bytes:
     """The current Atom document; ``archives``: its newest RFC 5005 archive page (0: none)."""
     history = [("prev-archive", site.base_url + archive_path(feed, archives))] if archives else []
-    return _atom(_generator(feed, docs, site, "atom", hubs, history=history), docs, site, full_content, memo)
+    fg = _generator(feed, docs, site, "atom", hubs, history=history, emptied=emptied)
+    return _atom(fg, docs, site, full_content, memo)
 
 
 def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], site: SiteConfig,
-                   full_content: bool = True, memo: RenderMemo | None = None) -> bytes:
+                   full_content: bool = True, memo: RenderMemo | None = None, emptied: datetime | None = None) -> bytes:
     """RFC 5005 archive page ``page`` of ``last``: ``fh:archive``, linked to the current feed and its neighbours."""
     history = [("current", feed_url(site, feed, "atom"))]
     if page > 1:
         history.append(("prev-archive", site.base_url + archive_path(feed, page - 1)))
     if page < last:
         history.append(("next-archive", site.base_url + archive_path(feed, page + 1)))
-    fg = _generator(feed, docs, site, "atom", self_url=site.base_url + archive_path(feed, page), history=history)
+    fg = _generator(feed, docs, site, "atom", self_url=site.base_url + archive_path(feed, page), history=history,
+                    emptied=emptied)
     return _atom(fg, docs, site, full_content, memo)
 
 
@@ -211,8 +216,8 @@ def _atom(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, full: b
 
 
 def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-               hubs: Sequence[str] = (), memo: RenderMemo | None = None) -> bytes:
-    head = _generator(feed, docs, site, "rss", hubs).rss_str(pretty=True)
+               hubs: Sequence[str] = (), memo: RenderMemo | None = None, emptied: datetime | None = None) -> bytes:
+    head = _generator(feed, docs, site, "rss", hubs, emptied=emptied).rss_str(pretty=True)
     return _splice(head, b"</channel>", _entries(memo).get_many(docs, site, "rss", full_content))
 
 
@@ -373,11 +378,12 @@ def _json_item(doc: Document, site: SiteConfig, full: bool) -> dict:
 
 
 def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-                hubs: Sequence[str] = (), archives: int = 0, memo: RenderMemo | None = None) -> dict[str, bytes]:
-    """Every format of one feed, by the path it is published at."""
+                hubs: Sequence[str] = (), archives: int = 0, memo: RenderMemo | None = None,
+                emptied: datetime | None = None) -> dict[str, bytes]:
+    """Every format of one feed, by the path it is published at (``emptied``: see :func:`feed_updated`)."""
     return {
-        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content, hubs, archives, memo),
-        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content, hubs, memo),
+        feed_path(feed, "atom"): render_atom(feed, docs, site, full_content, hubs, archives, memo, emptied),
+        feed_path(feed, "rss"): render_rss(feed, docs, site, full_content, hubs, memo, emptied),
         feed_path(feed, "json"): render_json(feed, docs, site, full_content, hubs),
     }
 

@@ -158,6 +158,11 @@ def test_a_deleted_file_leaves_its_feeds_which_stay_valid(project):
     assert not page.exists()
     for feed in ("all.atom", "topics/maritime.atom", "topics/maritime.rss", "languages/en.rss"):
         assert project.feed(feed).entries == []  # empty but valid: no 404 for subscribers
+    # Emptied now, and so it stays: not 1970 (implausible to validators), not each build's time.
+    assert project.feed("languages/en.atom").feed.updated.startswith(NOW.date().isoformat())
+    outputs = project.outputs()
+    build(project.config, now=NOW + timedelta(days=1))
+    assert project.outputs() == outputs
 
 
 def test_bad_files_are_rejected_without_harming_the_others(project):

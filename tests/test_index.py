@@ -189,6 +189,7 @@ def test_a_schema_2_index_is_migrated_keeping_ids_and_archives(tmp_path):
         db.execute("INSERT INTO archive_entries VALUES ('all', 'k1', 1)")
     with Index(path) as index:
         assert index.get("moved.txt").id == "urn:uuid:1"  # the id a move kept survives the migration
+        assert index.get("moved.txt").updated == NOW - DAY  # seconds then, microseconds now
         for feed in (ALL, UKRAINE, FRENCH, ANAIS, UKRAINE_FR):
             assert keys(index.latest(feed, NOW, 10)) == ["k1"], feed.name
         assert index.archived(ALL) == {"k1": 1}
@@ -196,3 +197,22 @@ def test_a_schema_2_index_is_migrated_keeping_ids_and_archives(tmp_path):
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "document_topics" not in tables and "feed_members" in tables
+
+
+def test_a_schema_3_index_gets_microseconds_and_distinct_updated(tmp_path):
+    """Schema 3 kept ``updated`` in seconds, where articles of one day tied (DuplicateUpdated)."""
+    path = tmp_path / "index.sqlite3"
+    day = NOW - DAY
+    with Index(path) as index:
+        for n, updated in ((1, day), (2, day), (3, day + timedelta(hours=3))):
+            index.put(doc(n, updated=updated), 1, n, first_seen=NOW)
+    with sqlite3.connect(path) as db:  # back to schema 3: seconds
+        db.execute("UPDATE documents SET updated = updated / 1000000")
+        db.execute("ALTER TABLE feeds DROP COLUMN emptied")
+        db.execute("PRAGMA user_version = 3")
+    with Index(path) as index:
+        updated = {d.key: d.updated for d in index.latest(ALL, NOW, 10)}
+        assert updated["d3"] == day + timedelta(hours=3)  # untied: as it was
+        assert updated["d1"] != updated["d2"]
+        assert all(day < updated[k] < day + timedelta(seconds=1) for k in ("d1", "d2"))
+        assert index.distinct_updated(updated["d1"], "d9.txt") == updated["d1"] + timedelta(microseconds=1)
