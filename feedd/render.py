@@ -59,7 +59,16 @@ def feed_title(site: SiteConfig, feed: Feed) -> str:
 
 
 def text_direction(lang: str) -> str:
+    if lang == UNDETERMINED:
+        return "auto"  # the browser or reader decides from the first strong letter
     return "rtl" if lang.split("-", 1)[0] in RTL_LANGUAGES else "ltr"
+
+
+def directed(fragment: str, lang: str, element: str = "div") -> str:
+    """An entry's HTML in an element that carries its language and direction: readers set
+    direction from the markup, not from ``xml:lang`` (FreshRSS, NewsBlur, Liferea, Miniflux)."""
+    said = "" if lang == UNDETERMINED else f' lang="{html.escape(lang)}"'
+    return f'<{element}{said} dir="{text_direction(lang)}">{fragment}</{element}>'
 
 
 def feed_language(feed: Feed, docs: Sequence[Document]) -> str | None:
@@ -81,7 +90,8 @@ def feed_updated(docs: Sequence[Document], emptied: datetime | None = None) -> d
 # -- feeds ----------------------------------------------------------------------
 
 class _AtomEntryFixes(BaseEntryExtension):
-    """What feedgen 1.0 cannot say in an Atom entry: ``xml:lang`` and link attributes."""
+    """What feedgen 1.0 cannot say in an Atom entry: ``xml:lang`` (on the entry and its text) and
+    link attributes."""
 
     def __init__(self):
         self.lang: str | None = None
@@ -90,6 +100,9 @@ class _AtomEntryFixes(BaseEntryExtension):
     def extend_atom(self, entry):
         if self.lang and self.lang != UNDETERMINED:
             entry.set(XML_LANG, self.lang)
+            for text in (entry.find("summary"), entry.find("content")):  # NetNewsWire reads it there
+                if text is not None:
+                    text.set(XML_LANG, self.lang)
         # feedgen drops rel/type of entry links (a shadowed variable); write them here.
         # feedgen builds its Atom elements without a namespace (the root's
         # default one applies), so these are plain "link" too.
@@ -172,9 +185,9 @@ def _add_entries(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, 
         for topic in doc.topics:
             fe.category(term=topic.slug, label=topic.title)
         # The summary is text; as escaped HTML it stays text in every reader.
-        fe.summary(html.escape(doc.summary, quote=False), type="html")
+        fe.summary(directed(html.escape(doc.summary, quote=False), doc.lang, "p"), type="html")
         if full:
-            fe.content(doc.content_html, type="html")
+            fe.content(directed(doc.content_html, doc.lang), type="html")
         if fmt == "atom":
             fe.link(href=url, rel="alternate")
             fe.feedd.lang = doc.lang
@@ -362,7 +375,8 @@ def _json_item(doc: Document, site: SiteConfig, full: bool) -> dict:
         "url": article_url(site, doc),
         "title": doc.title,
         # JSON Feed requires content_html or content_text; the summary stands in when full text is off.
-        "content_html": doc.content_html if full else f"<p>{html.escape(doc.summary, quote=False)}</p>",
+        "content_html": directed(doc.content_html, doc.lang) if full else
+                        directed(html.escape(doc.summary, quote=False), doc.lang, "p"),
         "summary": doc.summary,
         "date_published": doc.published.astimezone(site.zone).isoformat(),
         "date_modified": doc.updated.astimezone(site.zone).isoformat(),
