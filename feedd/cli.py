@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument("--docs", type=int, default=200, help="newest documents read per language (default: 200)")
     suggest.add_argument("--top", type=int, default=15, help="phrases shown per language (default: 15)")
     suggest.add_argument("--json", action="store_true", help="one JSON object per language")
-    lister = command("list", cmd_list, "show the documents in the index, and the rejected files")
+    lister = command("list", cmd_list, "show the documents in the index, the drafts and the rejected files")
     lister.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
@@ -173,6 +173,7 @@ def cmd_check(args) -> int:
         "link": parsed.link,
         "summary": parsed.summary,
         "shortened": list(parsed.shortened),
+        "draft": parsed.draft,  # held back from every feed and page while it says so
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
@@ -252,6 +253,11 @@ def cmd_list(args) -> int:
             else:
                 topics = ",".join(t.slug for t in doc.topics) or "-"
                 print(f"{doc.published.astimezone(config.site.zone):%Y-%m-%d}  {state:9}  {doc.lang:7}  {topics:24}  {doc.path}  {doc.title}")
+        for path, marker in index.drafts():
+            if args.json:
+                print(json.dumps({"path": path, "state": "draft", "marker": marker}, ensure_ascii=False))
+            else:
+                print(f"{'':10}  draft      {shown_path(path)}: {marker}")
         for path, error in index.rejected():
             if args.json:
                 print(json.dumps({"path": path, "state": "rejected", "error": error}, ensure_ascii=False))

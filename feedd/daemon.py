@@ -56,10 +56,12 @@ class Health:
     documents: int = 0
     embargoed: int = 0
     rejected: int = 0
+    drafts: int = 0
     pending: int = 0
     last_build: str | None = None
     last_error: str | None = None
     rejected_files: list[dict] = dataclasses.field(default_factory=list)  # the first 100, with reasons
+    draft_files: list[dict] = dataclasses.field(default_factory=list)  # the first 100, with their markers
     last_change_ms: float | None = None  # work for the last change seen: read, index, render, write
     started: float = dataclasses.field(default_factory=time.monotonic)
 
@@ -70,7 +72,7 @@ class Health:
         return body
 
     def status_line(self) -> str:
-        line = f"{self.documents} documents, {self.rejected} rejected"
+        line = f"{self.documents} documents, {self.rejected} rejected, {self.drafts} drafts"
         if self.last_build:
             line += f", last build {self.last_build}"
         return line + (f"; error: {self.last_error}" if self.last_error else "")
@@ -338,9 +340,10 @@ class Daemon:
     def _refresh_health(self, built: datetime | None) -> None:
         counts = self._index.counts(utcnow())
         rejected = [{"path": path, "reason": reason} for path, reason in self._index.rejected(limit=100)]
+        drafts = [{"path": path, "marker": marker} for path, marker in self._index.drafts(limit=100)]
         self.health = dataclasses.replace(
             self.health, documents=counts["published"], embargoed=counts["embargoed"], rejected=counts["rejected"],
-            rejected_files=rejected,
+            drafts=counts["drafts"], rejected_files=rejected, draft_files=drafts,
             last_build=built.isoformat(timespec="seconds") if built else self.health.last_build,
             last_error=None if built else self.health.last_error,
         )

@@ -25,7 +25,10 @@ TITLE_MAX = 120
 AUTHOR_MAX = 80
 TAG_MAX = 60
 SUMMARY_MAX = 300
-HEADER_KEYS = frozenset({"title", "date", "tags", "lang", "author", "link", "id"})
+HEADER_KEYS = frozenset({"title", "date", "tags", "lang", "author", "link", "id", "draft", "published", "status"})
+# Front matter that holds a file back, as Hugo (draft), Jekyll (published) and Pelican (status) write it.
+DRAFT_MARKERS = {"draft": {"true", "yes", "on", "1"}, "published": {"false", "no", "off", "0"},
+                 "status": {"draft", "hidden"}}
 
 # Characters XML 1.0 forbids, plus the C1 controls and noncharacters that the
 # W3C validator warns about. Lone surrogates can come from surrogateescape.
@@ -82,6 +85,7 @@ def parse(raw: bytes, path: str, zone: ZoneInfo) -> Parsed:
         summary=shorten(first, SUMMARY_MAX),
         content_html=content_html,
         shortened=tuple(shortened),
+        draft=header.get("draft"),
     )
 
 
@@ -186,6 +190,10 @@ def _header_values(fields: list[tuple[str, str]], path: str, zone: ZoneInfo) -> 
     for key, value in fields:
         if key not in HEADER_KEYS or not value:
             continue  # unknown keys are tolerated: other tools add their own
+        if key in DRAFT_MARKERS:
+            if value.strip("\"'").lower() in DRAFT_MARKERS[key]:
+                values["draft"] = f"{key}: {value}"
+            continue  # "status: published", "draft: false": nothing to hold back
         if key == "date":
             values["date"] = parse_date(value, path, zone)
         elif key == "tags":

@@ -19,7 +19,7 @@ from . import document
 from . import feeds as registry
 from .model import EPOCH, Document, FeeddError, Feed, Topic
 
-# 4: ``updated`` in microseconds, distinct among published documents.
+# 4: ``updated`` in microseconds, distinct among published documents; when a feed was emptied; drafts.
 # 3: feed membership in one table for every kind (feed_members). 2 and 3 are migrated, 1 rebuilt.
 SCHEMA_VERSION = 4
 
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS documents (
     hash TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
-    error TEXT,                 -- the rejection reason; NULL when published
+    error TEXT,                 -- why it is not published (a rejection, or the draft marker); NULL when published
+    draft INTEGER NOT NULL DEFAULT 0,  -- 1: error is a draft marker, the file is held back, not wrong
     title TEXT,
     published INTEGER,          -- UTC seconds
     updated INTEGER,            -- UTC microseconds: distinct among published documents (Atom readers need it)
@@ -157,6 +158,7 @@ class Index:
         if version in (2, 3):
             self._migrate_updated()
             self._db.execute("ALTER TABLE feeds ADD COLUMN emptied INTEGER")
+            self._db.execute("ALTER TABLE documents ADD COLUMN draft INTEGER NOT NULL DEFAULT 0")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute("COMMIT")
 
@@ -249,7 +251,12 @@ class Index:
 
     def rejected(self, limit: int = -1) -> list[tuple[str, str]]:
         return list(self._db.execute(
-            "SELECT path, error FROM documents WHERE error IS NOT NULL ORDER BY path LIMIT ?", (limit,)))
+            "SELECT path, error FROM documents WHERE error IS NOT NULL AND draft = 0 ORDER BY path LIMIT ?", (limit,)))
+
+    def drafts(self, limit: int = -1) -> list[tuple[str, str]]:
+        """(path, marker) of the files held back as drafts."""
+        return list(self._db.execute(
+            "SELECT path, error FROM documents WHERE error IS NOT NULL AND draft = 1 ORDER BY path LIMIT ?", (limit,)))
 
     def counts(self, now: datetime) -> dict[str, int]:
         """From the small indexes, never the rows: the daemon asks after every change."""
@@ -261,7 +268,8 @@ class Index:
         return {
             "published": count("error IS NULL AND published <= :now"),
             "embargoed": count("error IS NULL AND published > :now"),
-            "rejected": count("error IS NOT NULL"),
+            "rejected": count("error IS NOT NULL AND draft = 0"),
+            "drafts": count("error IS NOT NULL AND draft = 1"),
         }
 
     # -- changes ------------------------------------------------------------
@@ -293,13 +301,15 @@ class Index:
         self.register_feeds(members)
 
     def put_rejected(self, path: str, key: str, id_: str, hash_: str, size: int, mtime_ns: int,
-                     error: str, first_seen: datetime) -> None:
+                     error: str, first_seen: datetime, draft: bool = False) -> None:
+        """Store an unpublished file: rejected for ``error``, or a ``draft`` held back by that marker.
+        Its key and id are kept for the day it is published."""
         with self.batch():
             self._drop(path)
             self._db.execute(
-                "INSERT INTO documents (path, key, id, hash, size, mtime_ns, error, first_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, key, id_, hash_, size, mtime_ns, error, _seconds(first_seen)),
+                "INSERT INTO documents (path, key, id, hash, size, mtime_ns, error, draft, first_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, key, id_, hash_, size, mtime_ns, error, int(draft), _seconds(first_seen)),
             )
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None:

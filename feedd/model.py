@@ -58,6 +58,7 @@ class Parsed:
     summary: str
     content_html: str
     shortened: tuple[str, ...] = ()  # fields cut to their limit, said by `feedd check`
+    draft: str | None = None  # the header that holds it back ("draft: true"…); None: publish it
 
 
 @dataclass(frozen=True)

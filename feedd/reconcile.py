@@ -38,6 +38,7 @@ class SyncReport:
     moved: list[tuple[str, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # held back by a draft marker in this run
     unchanged: int = 0
     deferred: int = 0  # changed too recently to be read safely: next time
     feeds: set[str] = field(default_factory=set)  # feeds whose entries may have changed
@@ -53,11 +54,12 @@ class SyncReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.moved or self.removed or self.rejected)
+        return bool(self.added or self.updated or self.moved or self.removed or self.rejected or self.drafts)
 
     def summary(self) -> str:
+        drafts = f", {len(self.drafts)} held back as drafts" if self.drafts else ""
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.moved)} moved, "
-                f"{len(self.removed)} removed, {len(self.rejected)} rejected, {self.unchanged} unchanged")
+                f"{len(self.removed)} removed, {len(self.rejected)} rejected{drafts}, {self.unchanged} unchanged")
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,9 @@ class Reconciliation:
             matchers = {lang: Matcher(config.topics, lang, forms)
                         for lang, forms in keyword_forms_many(config, {r[3] for r in readings}).items()}
             for seed, digest, parsed, lang in readings:
+                if parsed.draft:
+                    self._hold(seed, digest, parsed)
+                    continue
                 state = self.known.get(seed.path)
                 analysis = Analysis(parsed, lang, tag(parsed, lang, seed.path, config, matchers[lang]).topics)
                 previous = index.get(seed.path)
@@ -306,20 +311,39 @@ class Reconciliation:
         return state, old_path
 
     def _reject(self, seed: SeedFile, digest: str, rejection: Rejected) -> None:
+        if self._withhold(seed, digest, rejection.reason):
+            self.report.rejected.append(rejection)
+            log.warning("rejected %s", rejection)
+
+    def _hold(self, seed: SeedFile, digest: str, parsed: Parsed) -> None:
+        """A draft: out of every feed and page, like a deletion, but its key and id are kept
+        for the day the marker goes."""
+        header_id = document.identity(self.config.site.tag_authority, seed.path, parsed.id) if parsed.id else None
+        if self._withhold(seed, digest, parsed.draft, draft=True, identity=header_id):
+            self.report.drafts.append(seed.path)
+            log.info("draft %s held back (%s)", shown_path(seed.path), parsed.draft)
+
+    def _withhold(self, seed: SeedFile, digest: str, reason: str, draft: bool = False,
+                  identity: tuple[str, str] | None = None) -> bool:
+        """Keep ``seed`` out of the feeds for ``reason``; False if that was known already."""
         index, report = self.index, self.report
         state = self.known.get(seed.path)
-        if state and state.error == rejection.reason and state.hash == digest:
+        if state and state.error == reason and state.hash == digest:
             index.touch(seed.path, seed.size, seed.mtime_ns)
-            return  # the same complaint about the same bytes: said already
+            return False  # the same reason about the same bytes: said already
         old = index.get(seed.path)
-        key = state.key if state else self._free_key(document.document_key(seed.path, None), seed.path)
-        index.put_rejected(seed.path, key, state.id if state else "", digest, seed.size, seed.mtime_ns,
-                           rejection.reason, first_seen=self.now)
-        report.rejected.append(rejection)
+        if state and state.id:
+            key, id_ = state.key, state.id
+        elif identity:
+            key, id_ = identity
+        else:
+            key, id_ = (state.key if state else self._free_key(document.document_key(seed.path, None), seed.path)), ""
+        index.put_rejected(seed.path, key, id_, digest, seed.size, seed.mtime_ns, reason, first_seen=self.now,
+                           draft=draft)
         report.touch(old)
         if old:
             report.gone_pages.add(old.key)
-        log.warning("rejected %s", rejection)
+        return True
 
     def _document(self, seed: SeedFile, digest: str, analysis: Analysis, source: FileState | None) -> Document:
         """Decide identity and dates: the only impure choices, made once."""

@@ -84,7 +84,7 @@ def test_embargoed_documents_are_members_but_not_yet_published(index):
     assert index.members(ALL) == ["d2", "d1"]
     assert index.next_embargo(NOW) == NOW + DAY
     assert keys(index.published_between(NOW, NOW + 2 * DAY)) == ["d2"]
-    assert index.counts(NOW) == {"published": 1, "embargoed": 1, "rejected": 0}
+    assert index.counts(NOW) == {"published": 1, "embargoed": 1, "rejected": 0, "drafts": 0}
     assert index.published_keys(NOW) == {"d1"} and index.is_published("d1", NOW) and not index.is_published("d2", NOW)
 
 
@@ -209,6 +209,7 @@ def test_a_schema_3_index_gets_microseconds_and_distinct_updated(tmp_path):
     with sqlite3.connect(path) as db:  # back to schema 3: seconds
         db.execute("UPDATE documents SET updated = updated / 1000000")
         db.execute("ALTER TABLE feeds DROP COLUMN emptied")
+        db.execute("ALTER TABLE documents DROP COLUMN draft")
         db.execute("PRAGMA user_version = 3")
     with Index(path) as index:
         updated = {d.key: d.updated for d in index.latest(ALL, NOW, 10)}
