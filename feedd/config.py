@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slugify import slugify
 
+from . import icons
+
 from .model import FeeddError
 
 CONFIG_NAME = "feedd.toml"
@@ -37,6 +39,9 @@ class SiteConfig:
     tag_authority: str = "feedd.localhost,2026"
     # Dates without a time or zone get midnight in this zone, on every build.
     timezone: str = "UTC"
+    # Images under the project (PNG, JPEG, GIF, ICO…; "": feedd's own): the feeds' and pages' face.
+    icon: str = ""  # square: Atom icon, RSS image, JSON Feed icon and favicon, favicon.ico
+    logo: str = ""  # wide, about 2:1: Atom logo
 
     @property
     def zone(self) -> ZoneInfo:
@@ -305,6 +310,16 @@ def _validate(config: Config, source: str) -> None:
         site.zone
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{source}: site.timezone {site.timezone!r} is not a known time zone") from None
+    for key in ("icon", "logo"):
+        value = getattr(site, key)
+        if not value:
+            continue
+        path = (config.root / value).resolve()
+        if not path.is_relative_to(config.root):
+            raise ConfigError(f"{source}: site.{key} must be a path under the project, not {value!r}")
+        problem = icons.check(path)
+        if problem:
+            raise ConfigError(f"{source}: site.{key} {value!r}: {problem}")
     if not 1 <= config.feeds.max_items <= 1000:
         raise ConfigError(f"{source}: feeds.max_items must be between 1 and 1000")
     if not 0 < config.server.port < 65536 and config.server.port != 0:
@@ -343,6 +358,10 @@ author = "feedd"
 tag_authority = "feedd.localhost,2026"
 # Dates without a time get midnight in this zone.
 timezone = "UTC"
+# The site's face in feed readers and browsers: images under this folder
+# ("" uses feedd's own). icon: square; logo: wide, about 2:1.
+icon = ""
+logo = ""
 
 [paths]
 seeds = "seeds"   # input: drop .txt or .md articles here

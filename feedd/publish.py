@@ -22,7 +22,8 @@ from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
-from . import __version__, archive, feeds as registry, render
+from . import __version__, archive, icons, render
+from . import feeds as registry
 from .config import Config
 from .feeds import member_names
 from .index import Index
@@ -133,7 +134,7 @@ class Publication:
 
     def publish(self) -> None:
         if self.full:
-            for name, data in static_files().items():
+            for name, data in static_files(self.config).items():
                 self.writer.write(name, data)
         self.article_pages()
         due = self.due_feeds()
@@ -270,10 +271,15 @@ def archive_stamp(config: Config) -> str:
 
 
 @lru_cache(maxsize=1)
-def static_files() -> dict[str, bytes]:
-    """The pages' stylesheet and script, shared by every page (not inlined 100,000 times)."""
+def static_files(config: Config) -> dict[str, bytes]:
+    """The pages' stylesheet and script, shared by every page (not inlined 100,000 times),
+    and the site's icons."""
     folder = resources.files("feedd").joinpath("static")
-    return {item.name: item.read_bytes() for item in folder.iterdir() if not item.name.startswith(".")}
+    files = {item.name: item.read_bytes() for item in folder.iterdir() if not item.name.startswith(".")}
+    site = config.site
+    files.update(icons.site_images(icons.source_bytes(config.root, site.icon, icons.ICON),
+                                   icons.source_bytes(config.root, site.logo, icons.LOGO)))
+    return files
 
 
 @lru_cache(maxsize=1)

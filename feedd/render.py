@@ -18,7 +18,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from . import __version__
+from . import __version__, icons
 from .config import SiteConfig
 from .feeds import (EVERYTHING, KINDS, FeedKind, archive_path, description, feed_path, home, kind_of, memberships, page_path,
                     title)
@@ -164,6 +164,12 @@ def _generator(feed: Feed | None, docs: Sequence[Document], site: SiteConfig, fm
         for rel, url in history:
             fg.link(href=url, rel=rel, type=FORMATS["atom"])
     fg.link(href=feed_page_url(site, feed), rel="alternate", type="text/html")
+    if fmt == "atom":
+        fg.icon(site.base_url + icons.ICON)
+        fg.logo(site.base_url + icons.LOGO)
+    else:  # RSS 2.0: the image's title and link are the channel's, at most 144 pixels wide
+        size = str(icons.RSS_IMAGE_SIZE)
+        fg.image(site.base_url + icons.RSS_IMAGE, feed_title(site, feed), feed_page_url(site, feed), size, size)
     lang = feed_language(feed, docs)
     if lang:
         fg.language(lang)
@@ -358,6 +364,8 @@ def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
         "feed_url": feed_url(site, feed, "json"),
         "description": description(site.description, feed),
         "authors": [{"name": site.author}],
+        "icon": site.base_url + icons.ICON,
+        "favicon": site.base_url + icons.FAVICON_PNG,
     }
     lang = feed_language(feed, docs)
     if lang:
@@ -417,7 +425,7 @@ def _templates():
     env.filters["direction"] = text_direction
     env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
     env.filters["rfc3339"] = lambda moment, zone: moment.astimezone(zone).isoformat()
-    env.globals.update(feed_path=feed_path, feed_title=feed_title, article_path=article_path,
+    env.globals.update(icons=icons, feed_path=feed_path, feed_title=feed_title, article_path=article_path,
                        page_path=page_path, facets=facets, version=__version__)
     return env
 

@@ -40,8 +40,11 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
 }
-COMPRESSIBLE = frozenset(CONTENT_TYPES)
+# Text only: images are compressed already.
+COMPRESSIBLE = frozenset(suffix for suffix, kind in CONTENT_TYPES.items() if not kind.startswith("image/"))
 MIN_GZIP_BYTES = 256
 CACHE_BYTES = 64 * 1024 * 1024
 _FORBIDDEN_ESCAPES = re.compile(r"%(?:00|2f|5c)", re.IGNORECASE)

@@ -126,7 +126,7 @@ def _readme_value(text: str):
         text = text[1:text.index("`", 1)]
     else:
         text = re.split(r"[;:,]", text)[0].replace(" ", "")
-    return {"true": True, "false": False, "[]": ()}.get(text, text)
+    return {"true": True, "false": False, "[]": (), '""': ""}.get(text, text)
 
 
 def _same(stated, default) -> bool:

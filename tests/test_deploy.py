@@ -81,6 +81,8 @@ def test_nginx_serves_feedd_output_with_the_right_headers(nginx):
     assert len(parse_feed(gzip.decompress(body)).entries) == 1
     assert get(nginx, "/feeds.opml")[1]["content-type"] == "text/x-opml; charset=utf-8"
     assert get(nginx, "/")[1]["content-type"] == "text/html; charset=utf-8"
+    assert get(nginx, "/favicon.ico")[1]["content-type"] == "image/x-icon"  # the same files, the same types
+    assert get(nginx, "/icon.png")[1]["content-type"] == "image/png"
 
 
 def test_nginx_never_serves_temporary_or_hidden_files(nginx):
