@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from . import __version__, document, lemmas
+from . import __version__, document, lemmas, recover
 from .config import Config
 from .feeds import member_names
 from .index import FileState, Index
@@ -159,6 +159,7 @@ class Reconciliation:
         self.present: dict[str, SeedFile] = {}  # what the disk holds
         self.gone: dict[str, FileState] = {}  # indexed, no longer on disk (unless a move claims them)
         self.gone_by_hash: dict[str, list[str]] = {}
+        self.recovered: dict[str, recover.Published] = {}  # a lost index: what feeds/ says was published
 
     def look(self, paths: Iterable[str] | None, busy: set[str] | frozenset) -> None:
         """What the index and the disk say: about everything, or just ``paths`` (and folders)."""
@@ -166,6 +167,11 @@ class Reconciliation:
             self.known = self.index.file_states()
             self.present = {seed.path: seed for seed in scan(self.config.seeds_dir)}
             self.gone = {path: state for path, state in self.known.items() if path not in self.present}
+            if not self.known:  # a first build, or a lost index: feeds/ may know better
+                self.recovered = recover.published_identities(self.config.feeds_dir)
+                if self.recovered:
+                    log.info("no index: identities of %d published articles recovered from their pages",
+                             len(self.recovered))
         else:
             self._look_at(paths)
         if busy:
@@ -271,6 +277,8 @@ class Reconciliation:
                 source, moved_from = state, None
                 if state is None:
                     source, moved_from = self._moved_from(seed, digest)
+                if source is None and digest in self.recovered:
+                    source = self._recovered(seed, digest)
                 doc = self._document(seed, digest, analysis, source)
                 index.put(doc, seed.size, seed.mtime_ns, first_seen=self.now)
                 report.touch(previous, doc)
@@ -309,6 +317,14 @@ class Reconciliation:
             self.gone.pop(old_path, None)
         self.report.touch(index.remove(old_path))
         return state, old_path
+
+    def _recovered(self, seed: SeedFile, digest: str) -> FileState | None:
+        """The identity and dates the article page of these bytes was published with (once)."""
+        published = self.recovered.pop(digest)
+        if self.index.key_owner(published.key) not in (None, seed.path):
+            return None
+        return FileState(seed.path, published.key, published.id, digest, seed.size, seed.mtime_ns,
+                         published.published, published.updated, None)
 
     def _reject(self, seed: SeedFile, digest: str, rejection: Rejected) -> None:
         if self._withhold(seed, digest, rejection.reason):

@@ -240,3 +240,38 @@ def test_no_temporary_files_are_left_behind(project):
     project.seed("fr.txt", FR)
     build(project.config, now=NOW)
     assert not [p for p in project.feeds.rglob(".*")]
+
+
+def test_a_renamed_file_keeps_its_id_when_the_index_is_lost_too(project):
+    """Rename, lose the state folder, build: the article pages said which id these bytes had."""
+    project.seed("fr.txt", FR, mtime=T0)
+    project.seed("sub/en.txt", EN, mtime=T0)
+    build(project.config, now=NOW)
+    first = sorted(ids(project, "all.atom"))
+    os.rename(project.seeds / "fr.txt", project.seeds / "renamed.txt")
+    build(project.config, now=NOW)
+    assert sorted(ids(project, "all.atom")) == first
+    before = project.outputs()
+    shutil.rmtree(project.root / ".feedd")
+    result = build(project.config, now=NOW)
+    assert sorted(ids(project, "all.atom")) == first
+    assert result.sync.added == ["renamed.txt", "sub/en.txt"]
+    assert project.outputs() == before  # ids, dates and pages: every byte as it was
+
+
+def test_an_edited_renamed_file_keeps_its_id_and_its_updated_after_a_lost_index(project):
+    path = project.seed("fr.txt", FR, mtime=T0)
+    build(project.config, now=NOW)
+    first = ids(project, "all.atom")
+    moved = project.seeds / "ukraine" / "moved.txt"
+    moved.parent.mkdir()
+    os.rename(path, moved)
+    build(project.config, now=NOW)
+    moved.write_text(FR.replace("dimanche", "lundi"), encoding="utf-8")
+    os.utime(moved, (T0 + 60, T0 + 60))
+    build(project.config, now=NOW)
+    edited = project.feed("all.atom").entries[0]
+    shutil.rmtree(project.root / ".feedd")
+    build(project.config, now=NOW)
+    again = project.feed("all.atom").entries[0]
+    assert [again.id] == first and (again.updated, again.published) == (edited.updated, edited.published)

@@ -243,3 +243,14 @@ def test_json_feed_follows_the_1_1_spec():
     # One-language feeds say so; an empty feed is still a valid document.
     assert json.loads(render_json(Feed("languages/fr", "language", "French", "fr"), DOCS[:1], SITE))["language"] == "fr"
     assert json.loads(render_json(ALL, [], SITE))["items"] == []
+
+
+def test_an_article_page_says_which_id_and_bytes_it_shows():
+    """What a rebuild without the index reads back (feedd/recover.py), whatever the id holds."""
+    from feedd.recover import page_identity
+
+    shown = doc(6, id='urn:x:a&b"c<d>', updated=datetime(2026, 3, 6, 9, 0, 0, 123456, tzinfo=timezone.utc))
+    found = page_identity("doc-6", render_article(shown, SITE, {}).decode())
+    assert (found.key, found.id, found.hash) == ("doc-6", shown.id, shown.hash)
+    assert (found.published, found.updated) == (shown.published, shown.updated)
+    assert page_identity("old", "<!doctype html><title>an older page</title>") is None
