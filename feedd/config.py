@@ -123,6 +123,7 @@ class TopicRule:
     by_language: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (language, keywords) for that language only
     exclude: tuple[str, ...] = ()  # any of these, and the rule does not apply
     min_hits: int = 1  # occurrences of its keywords needed
+    formerly: tuple[str, ...] = ()  # slugs it was published under before: their URLs redirect here (301)
 
     def keywords_for(self, lang: str) -> tuple[str, ...]:
         """``keywords`` plus the list for ``lang`` (``fr`` also serves ``fr-CA``)."""
@@ -261,7 +262,7 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
             raise ConfigError(f"{source}: [{key}] has no usable ASCII slug")
         if slug in rules:
             raise ConfigError(f"{source}: [{key}] has the same slug {slug!r} as another topic")
-        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits"}
+        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits", "formerly"}
         if unknown:
             raise ConfigError(f"{source}: unknown key {key}.{sorted(unknown)[0]}")
         title = _coerce(body.get("title", name), "", f"{key}.title", source)
@@ -278,8 +279,17 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
              _keyword_list(words, f"{key}.by_language.{code}", source))
             for code, words in sorted(by_language.items())
         )
+        formerly = tuple(dict.fromkeys(topic_slug(old) for old in _keyword_list(body.get("formerly", []),
+                                                                              f"{key}.formerly", source)))
         rules[slug] = TopicRule(slug=slug, title=title, keywords=keywords, by_language=per_language,
-                                exclude=exclude, min_hits=min_hits)
+                                exclude=exclude, min_hits=min_hits, formerly=formerly)
+    former = {}
+    for rule in rules.values():
+        for old in rule.formerly:
+            if old in rules or old in former:
+                raise ConfigError(f"{source}: topics.{rule.slug}.formerly names {old!r}, which is"
+                                  f" {'a topic' if old in rules else 'the former slug of ' + former[old]} already")
+            former[old] = rule.slug
     return tuple(rules[s] for s in sorted(rules))
 
 

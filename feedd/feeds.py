@@ -148,6 +148,63 @@ def configured(topic_rules: Iterable) -> list[Feed]:
     return [EVERYTHING] + [Feed(f"topics/{rule.slug}", "topic", rule.title) for rule in topic_rules]
 
 
+def retired(registered: Sequence[Feed], from_rules: set[str], topic_rules: Sequence, switches: object,
+            has_members: Callable[[str], bool]) -> tuple[list[Feed], dict[str, Feed]]:
+    """Feeds that subscribers must be told about: (gone, moved by old name).
+
+    Gone (410): a topic whose rule left feedd.toml and that no document has any
+    more, its feeds in one language with it, and the feeds of a kind switched
+    off. Moved (301): a topic whose slug changed (``formerly``), and its feeds
+    in one language, to the same feed under the new slug (or to that topic).
+    """
+    by_name = {feed.name: feed for feed in registered}
+    live_rules = {feed.name for feed in configured(topic_rules)}
+    dead_rules = {name for name in from_rules - live_rules if not has_members(name)}
+    moved: dict[str, Feed] = {}
+    for rule in topic_rules:
+        new = by_name.get(f"topics/{rule.slug}") or Feed(f"topics/{rule.slug}", "topic", rule.title)
+        for old in rule.formerly:
+            if not has_members(f"topics/{old}"):
+                moved[f"topics/{old}"] = new
+                dead_rules.discard(f"topics/{old}")
+    gone: list[Feed] = []
+    for feed in registered:
+        kind = kind_of(feed)
+        parent = kind.parent(feed) if kind.parent else None
+        if feed.name in moved:
+            continue
+        if not is_enabled(kind, switches):
+            gone.append(feed)
+        elif feed.name in dead_rules:
+            gone.append(feed)
+        elif (parent in moved or parent in dead_rules) and not has_members(feed.name):
+            if parent in moved:
+                target = moved[parent]
+                moved[feed.name] = by_name.get(target.name + feed.name[len(parent):], target)
+            else:
+                gone.append(feed)
+    return ordered(gone), moved
+
+
+# Retired and renamed feeds' paths, as nginx map files (deploy/ includes them; feedd's server
+# reads them too). Hidden names: neither server ever serves them.
+GONE_MAP = ".feedd-gone.map"
+MOVED_MAP = ".feedd-moved.map"
+
+
+def files(feed: Feed, archive_pages: int = 0) -> list[str]:
+    """Every file a feed is published as: its formats, its page, its archive pages."""
+    return ([feed_path(feed, fmt) for fmt in ("atom", "rss", "json")] + [page_path(feed)]
+            + [archive_path(feed, page) for page in range(1, archive_pages + 1)])
+
+
+def moved_files(old: Feed, new: Feed, archive_pages: int = 0) -> dict[str, str]:
+    """Where each file of ``old`` is now: the same format of ``new`` (an archive page: its current feed)."""
+    moves = dict(zip(files(old), files(new)))
+    moves.update({path: feed_path(new, "atom") for path in files(old, archive_pages)[len(moves):]})
+    return moves
+
+
 def children(feed: Feed, feeds: Sequence[Feed]) -> list[Feed]:
     """The feeds whose page is listed on ``feed``'s page (a topic's feeds in one language)."""
     return [other for other in feeds if (parent := kind_of(other).parent) and parent(other) == feed.name]

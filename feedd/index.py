@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     kind TEXT NOT NULL,
     title TEXT NOT NULL,
     lang TEXT,
-    emptied INTEGER             -- microseconds: when it was left without entries; NULL while it has some
+    emptied INTEGER,            -- microseconds: when it was left without entries; NULL while it has some
+    from_rule INTEGER NOT NULL DEFAULT 0  -- 1: a [topics.<slug>] rule made it (its removal retires it)
 );
 CREATE TABLE IF NOT EXISTS tombstones (   -- removed documents, so that a move seen late keeps its id
     hash TEXT NOT NULL,
@@ -153,12 +154,14 @@ class Index:
             drop = "".join(f"DROP TABLE IF EXISTS {table};"
                            for table in ("documents", "document_topics", "feeds", "meta", "tombstones"))
         self._db.executescript(f"BEGIN IMMEDIATE; {drop} {_SCHEMA}")
+        if version in (2, 3):
+            self._db.execute("ALTER TABLE feeds ADD COLUMN emptied INTEGER")
+            self._db.execute("ALTER TABLE feeds ADD COLUMN from_rule INTEGER NOT NULL DEFAULT 0")
+            self._db.execute("ALTER TABLE documents ADD COLUMN draft INTEGER NOT NULL DEFAULT 0")
         if version == 2:
             self._migrate_memberships()
         if version in (2, 3):
             self._migrate_updated()
-            self._db.execute("ALTER TABLE feeds ADD COLUMN emptied INTEGER")
-            self._db.execute("ALTER TABLE documents ADD COLUMN draft INTEGER NOT NULL DEFAULT 0")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute("COMMIT")
 
@@ -365,13 +368,21 @@ class Index:
 
     # -- feeds --------------------------------------------------------------
 
-    def register_feeds(self, feeds: list[Feed]) -> None:
-        """Remember every feed ever published, so that none turns into a 404."""
+    def register_feeds(self, feeds: list[Feed], from_rules: bool = False) -> None:
+        """Remember every feed ever published, so that none turns into a 404 (a retired one: a 410)."""
         self._db.executemany(
-            "INSERT INTO feeds (name, kind, title, lang) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET title = excluded.title",
-            [(f.name, f.kind, f.title, f.lang) for f in feeds],
+            "INSERT INTO feeds (name, kind, title, lang, from_rule) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET title = excluded.title, from_rule = max(from_rule, excluded.from_rule)",
+            [(f.name, f.kind, f.title, f.lang, int(from_rules)) for f in feeds],
         )
+
+    def rule_feeds(self) -> set[str]:
+        """Feeds a topic rule made, now or once."""
+        return {row[0] for row in self._db.execute("SELECT name FROM feeds WHERE from_rule = 1")}
+
+    def has_members(self, feed_name: str) -> bool:
+        """Does any document, embargoed or not, belong to this feed?"""
+        return self._db.execute("SELECT 1 FROM feed_members WHERE feed = ? LIMIT 1", (feed_name,)).fetchone() is not None
 
     def emptied(self, feed: Feed, now: datetime, empty: bool) -> datetime | None:
         """When ``feed`` was left without entries (the time it changed last), or None while it has

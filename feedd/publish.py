@@ -125,8 +125,14 @@ class Publication:
         if self.full:
             remove_stale_temp_files(out)
         with index.batch():
-            index.register_feeds(registry.configured(config.topics))
-        self.feeds = registry.published(index.feeds(), config.feeds)
+            index.register_feeds(registry.configured(config.topics), from_rules=True)
+            registered = index.feeds()
+            gone, self.moved = registry.retired(registered, index.rule_feeds(), config.topics, config.feeds,
+                                                index.has_members)
+        self.registered = {feed.name: feed for feed in registered}
+        self.gone = {feed.name: feed for feed in gone}
+        self.feeds = [feed for feed in registry.published(registered, config.feeds)
+                      if feed.name not in self.gone and feed.name not in self.moved]
         self.by_name = {feed.name: feed for feed in self.feeds}
         self.writer = Writer(out)
         articles = out / "articles"
@@ -136,6 +142,7 @@ class Publication:
         if self.full:
             for name, data in static_files(self.config).items():
                 self.writer.write(name, data)
+            self.routes()
         self.article_pages()
         due = self.due_feeds()
         self.archive_pages([(feed, last) for feed, _, last, _ in due])  # a current feed links to its newest page
@@ -238,6 +245,21 @@ class Publication:
         for key in sorted(gone):
             if not index.is_published(key, self.now):
                 self.writer.remove(render.article_path(key))
+
+    def routes(self) -> None:
+        """Retired feeds answer 410 Gone and renamed ones 301 (FreshRSS stops polling on a 410),
+        from the map files both servers read; the old files are taken down."""
+        index, gone, moved = self.index, [], {}
+        for feed in self.gone.values():
+            gone += registry.files(feed, len(index.archive_pages(feed)))
+        for name, new in self.moved.items():
+            old = self.registered.get(name) or Feed(name, new.kind, new.title)
+            moved.update(registry.moved_files(old, new, len(index.archive_pages(old))))
+        for path in [*gone, *moved]:
+            if (self.config.feeds_dir / path).exists():
+                self.writer.remove(path)
+        for path, data in render.render_routes(gone, moved).items():
+            self.writer.write(path, data)
 
     def front(self) -> None:
         """The front page and the OPML files: they list every feed."""

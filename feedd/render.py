@@ -20,8 +20,8 @@ from lxml import etree
 
 from . import __version__, icons
 from .config import SiteConfig
-from .feeds import (EVERYTHING, KINDS, FeedKind, archive_path, description, feed_path, home, kind_of, memberships, page_path,
-                    title)
+from .feeds import (EVERYTHING, GONE_MAP, KINDS, MOVED_MAP, FeedKind, archive_path, description, feed_path, home,
+                    kind_of, memberships, page_path, title)
 from .model import EPOCH, UNDETERMINED, Document, Feed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -507,6 +507,14 @@ def _by_kind(feeds: Sequence[Feed]) -> list[tuple[FeedKind, list[Feed]]]:
 
 
 OPML_FORMATS = ("atom", "json")
+
+
+def render_routes(gone: Sequence[str], moved: dict[str, str]) -> dict[str, bytes]:
+    """The nginx map files of retired (410) and renamed (301) feeds' paths."""
+    return {
+        GONE_MAP: "".join(f"/{path} 1;\n" for path in sorted(gone)).encode(),
+        MOVED_MAP: "".join(f"/{path} /{moved[path]};\n" for path in sorted(moved)).encode(),
+    }
 
 
 def opml_path(facet: FeedKind | None, fmt: str) -> str:

@@ -28,6 +28,8 @@ from urllib.parse import unquote
 from aiohttp import web
 from cachetools import LRUCache
 
+from .feeds import GONE_MAP, MOVED_MAP
+
 log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
@@ -189,6 +191,51 @@ def not_modified(request: web.BaseRequest, cached: CachedFile, etags: tuple[str,
     return False
 
 
+class Routes:
+    """Retired (410) and renamed (301) feeds: the map files publishing writes for nginx, read
+    again whenever they change, so that both servers answer alike."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._seen: tuple = ()
+        self.gone: frozenset[str] = frozenset()
+        self.moved: dict[str, str] = {}
+
+    def lookup(self, path: str) -> tuple[int, str | None] | None:
+        """(410, None), (301, new path), or None for a plain 404."""
+        self._refresh()
+        if path in self.gone:
+            return 410, None
+        if path in self.moved:
+            return 301, self.moved[path]
+        return None
+
+    def _refresh(self) -> None:
+        stats = tuple(_stat_key(os.path.join(self.root, name)) for name in (GONE_MAP, MOVED_MAP))
+        if stats == self._seen:
+            return
+        self._seen = stats
+        self.gone = frozenset(key for key, _ in _map_entries(os.path.join(self.root, GONE_MAP)))
+        self.moved = dict(_map_entries(os.path.join(self.root, MOVED_MAP)))
+
+
+def _stat_key(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _map_entries(path: str) -> list[tuple[str, str]]:
+    """``key value;`` lines of an nginx map file that feedd wrote."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            return [tuple(line.rstrip().rstrip(";").split(" ", 1)) for line in lines if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
 class FeedServer:
     """The HTTP server over ``root``, on its own thread and event loop."""
 
@@ -201,6 +248,7 @@ class FeedServer:
         self.archive_max_age = archive_max_age
         self._health = health or (lambda: {"status": "ok"})
         self._cache = FileCache()
+        self._routes = Routes(self.root)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.ServerRunner | None = None
         self._thread: threading.Thread | None = None
@@ -253,6 +301,19 @@ class FeedServer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
+    def _not_here(self, request: web.BaseRequest) -> web.Response:
+        try:
+            path = unquote(request.raw_path.split("?", 1)[0], errors="strict")
+        except UnicodeDecodeError:
+            path = ""
+        route = self._routes.lookup(path)
+        if route is None:
+            return web.Response(status=404, text="not found\n")
+        status, location = route
+        if status == 410:  # FreshRSS and others stop polling a feed that is gone
+            return web.Response(status=410, text="gone: this feed was retired\n")
+        return web.Response(status=301, text=f"moved to {location}\n", headers={"Location": location})
+
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.version < (1, 0):  # a request line without a version (or a smuggled CRLF)
             return web.Response(status=400, text="bad request\n", headers={"Connection": "close"})
@@ -264,7 +325,7 @@ class FeedServer:
         path = resolve(self.root, request.raw_path)
         cached = self._cache.get(path) if path else None
         if cached is None:
-            return web.Response(status=404, text="not found\n")
+            return self._not_here(request)
         use_gzip = cached.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
         etag = cached.etag[:-1] + '-gz"' if use_gzip else cached.etag
         headers = {

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from badinput.cases import CASES, EITHER, EMBARGOED, IGNORED, PUBLISHED, REJECTED, SIZE_LIMIT, write_corpus
+from badinput.cases import CASES, EITHER, IGNORED, PUBLISHED, REJECTED, SIZE_LIMIT, write_corpus
 from conftest import TOML, Project, parse_feed, unprivileged, wait_for
 from feedd.model import shown_path
 

@@ -89,3 +89,28 @@ def test_nginx_never_serves_temporary_or_hidden_files(nginx):
     assert get(nginx, "/.all.atom.x1y2.tmp")[0] == 404
     assert get(nginx, "/topics/")[0] in (403, 404)  # no listings
     assert get(nginx, "/../feedd.toml")[0] in (400, 404)
+    assert get(nginx, "/.feedd-gone.map")[0] == 404  # the map files feedd writes for nginx
+
+
+def test_nginx_answers_410_for_a_retired_topic_and_301_for_a_renamed_one(nginx, project, tmp_path):
+    """The same map files feedd's own server reads (tests/test_routes.py), included by deploy/."""
+    from conftest import TOML
+
+    assert get(nginx, "/topics/ukraine.atom")[0] == 200
+    project.write_config(TOML.replace("[topics.ukraine]", '[topics.ukraine-war]\nformerly = ["ukraine"]')
+                         .split("[topics.defense]")[0])
+    build(project.config)
+    assert (project.feeds / "topics/ukraine-war.atom").exists()
+    subprocess.run(["nginx", "-c", str(tmp_path / "nginx.conf"), "-s", "reload"], check=True, capture_output=True)
+    # [topics.defense] left feedd.toml: gone (it was published, empty: this corpus never tagged it).
+    assert "/topics/defense.atom" in (project.feeds / ".feedd-gone.map").read_text().split()
+    expected = {"/topics/ukraine.rss": (301, "/topics/ukraine-war.rss"),
+                "/topics/ukraine/fr.atom": (301, "/topics/ukraine-war/fr.atom"),
+                "/topics/ukraine-war.atom": (200, None), "/topics/defense.atom": (410, None)}
+
+    def answers():  # old workers finish their connections after a reload: poll until every answer is new
+        return {path: (status, headers.get("location", "").split(f":{nginx}")[-1] or None)
+                for path in expected for status, headers, _ in [get(nginx, path)]}
+
+    wait_for(lambda: answers() == expected, message="nginx to read the maps again")
+    assert answers() == expected

@@ -209,6 +209,7 @@ def test_a_schema_3_index_gets_microseconds_and_distinct_updated(tmp_path):
     with sqlite3.connect(path) as db:  # back to schema 3: seconds
         db.execute("UPDATE documents SET updated = updated / 1000000")
         db.execute("ALTER TABLE feeds DROP COLUMN emptied")
+        db.execute("ALTER TABLE feeds DROP COLUMN from_rule")
         db.execute("ALTER TABLE documents DROP COLUMN draft")
         db.execute("PRAGMA user_version = 3")
     with Index(path) as index:
