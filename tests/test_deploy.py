@@ -60,6 +60,19 @@ def nginx(project, tmp_path):
     proc.wait(timeout=10)
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def get(port, path, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", path, headers=headers or {})
@@ -108,9 +121,12 @@ def test_nginx_answers_410_for_a_retired_topic_and_301_for_a_renamed_one(nginx, 
                 "/topics/ukraine/fr.atom": (301, "/topics/ukraine-war/fr.atom"),
                 "/topics/ukraine-war.atom": (200, None), "/topics/defense.atom": (410, None)}
 
-    def answers():  # old workers finish their connections after a reload: poll until every answer is new
+    def answers():
         return {path: (status, headers.get("location", "").split(f":{nginx}")[-1] or None)
                 for path in expected for status, headers, _ in [get(nginx, path)]}
 
-    wait_for(lambda: answers() == expected, message="nginx to read the maps again")
+    # A reload starts new workers, then tells the old ones to finish: until they are gone, either may answer.
+    master = int((tmp_path / "nginx.pid").read_text())
+    wait_for(lambda: len(children(master)) == 1 and answers() == expected, timeout=20,
+             message="the old nginx worker to leave and the new one to read the maps")
     assert answers() == expected
