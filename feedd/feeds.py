@@ -36,7 +36,8 @@ class FeedKind:
     # Where an article's page and list item link to its feeds of this kind:
     # "meta" (its date line), "tags" (its tag line), "byline" (its author); None: nowhere.
     on_article: str | None = None
-    # Offered for autodiscovery on an article's page, in this order (None: not offered).
+    # Offered for autodiscovery on an article's page, in this order (None: not offered): the
+    # article's most specific feeds first, since readers subscribe to the first one they find.
     article_rank: int | None = None
 
 
@@ -92,13 +93,13 @@ def _topic_in_language(doc: Document) -> list[Feed]:
 
 # In the order feeds are listed everywhere (pages, OPML, publishing).
 KINDS: tuple[FeedKind, ...] = (
-    FeedKind("all", "Everything", "Everything", _everything, home=True, article_rank=0),
+    FeedKind("all", "Everything", "Everything", _everything, home=True, article_rank=3),
     FeedKind("topic", "Topic", "Topics", _topics, section="topics", empty="No topics yet.",
-             on_article="tags", article_rank=2),
+             on_article="tags", article_rank=0),
     FeedKind("language", "Language", "Languages", _language, section="languages", empty="No languages yet.",
-             on_article="meta", article_rank=1, whole_language=True),
+             on_article="meta", article_rank=2, whole_language=True),
     FeedKind("author", "Author", "Authors", _author, switch="authors", section="authors", empty="No authors yet.",
-             on_article="byline", article_rank=3),
+             on_article="byline", article_rank=1),
     FeedKind("topic-language", "Topic in one language", "Topics in one language", _topic_in_language,
              switch="topic_languages", parent=lambda feed: feed.name.rsplit("/", 1)[0]),
 )

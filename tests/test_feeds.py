@@ -228,3 +228,17 @@ def test_one_opml_file_per_facet_besides_the_everything_one(newsroom):
     lone.seed("a.txt", article("2026-03-01", UKRAINE_FR))
     build(lone.config, now=NOW)
     assert not (lone.feeds / "feeds-authors.opml").exists() and "feeds-authors" not in (lone.feeds / "index.html").read_text()
+
+
+def test_an_article_page_offers_its_own_topic_first_and_everything_last(newsroom):
+    """NetNewsWire and others subscribe to the first alternate link of a pasted page."""
+    build(newsroom.config, now=NOW)
+    for page in (newsroom.feeds / "articles").iterdir():
+        html = page.read_text()
+        feeds = [href.rsplit("/news/", 1)[1] for _, href in
+                 re.findall(r'<link rel="alternate" type="([^"]+)" title="[^"]*" href="([^"]+)">', html)]
+        names = list(dict.fromkeys(name.rsplit(".", 1)[0] for name in feeds))
+        assert feeds[:3] == [f"{names[0]}.atom", f"{names[0]}.rss", f"{names[0]}.json"]  # Atom, RSS, JSON Feed
+        assert names[-1] == "all"
+        kinds = [name.split("/")[0] for name in names]
+        assert kinds == sorted(kinds, key=["topics", "authors", "languages", "all"].index), page.name
