@@ -9,9 +9,12 @@ nothing else names a kind. Adding a kind is adding a :class:`FeedKind` below.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from .model import UNDETERMINED, Document, Feed
 
@@ -43,7 +46,47 @@ class FeedKind:
 
 @lru_cache(maxsize=4096)
 def language_name(code: str) -> str:
-    """``fr`` → ``French (français)``: for people, never for ids or URLs."""
+    """``fr`` → ``French (français)``: for people, never for ids or URLs.
+
+    langcodes loads every name of every language to answer (18 MB a process):
+    the answers are kept in the machine's cache folder, so that a daemon that
+    publishes the languages it published before never loads them."""
+    names = _cached_names()
+    if code not in names:
+        names[code] = _language_name(code)
+        _save_names(names)
+    return names[code]
+
+
+def _names_path() -> Path:
+    from importlib.metadata import version
+
+    from .lemmas import cache_path
+
+    return cache_path().parent / f"language-names-{version('langcodes')}-{version('language-data')}.json"
+
+
+@lru_cache(maxsize=1)
+def _cached_names() -> dict[str, str]:
+    try:
+        names = json.loads(_names_path().read_text(encoding="utf-8"))
+        return names if isinstance(names, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_names(names: dict[str, str]) -> None:
+    path = _names_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(names, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # asked again by the next process: time, never correctness
+
+
+def _language_name(code: str) -> str:
     import langcodes
 
     try:

@@ -207,7 +207,8 @@ class Publication:
         if not work:
             return
         work.sort(key=lambda item: item[:3])
-        with self.memo.entries.widened(ENTRY_MEMO_BYTES if len(work) > WIDEN_ABOVE else None):
+        # Widened for a whole publish only: a daemon's drop would keep the memory it took.
+        with self.memo.entries.widened(ENTRY_MEMO_BYTES if self.full and len(work) > WIDEN_ABOVE else None):
             for _, _, page, feed, last in work:
                 docs = self.archive_page(feed, page)
                 self.writer.write(registry.archive_path(feed, page),
@@ -266,8 +267,17 @@ class Publication:
         config = self.config
         latest = self.index.latest(registry.home(self.feeds), self.now, config.feeds.max_items)
         self.writer.write("index.html", render.render_index(config.site, self.feeds, latest, self.memo))
-        for path, data in render.render_opml_files(config.site, self.feeds).items():
-            self.writer.write(path, data)
+        # The OPML files list feeds, not articles: made again when the list (or the site) changes.
+        listed = stamp(__version__, repr(config.site), *(f"{f.name}\t{f.kind}\t{f.title}" for f in self.feeds))
+        if self.full or self.index.meta("opml_stamp") != listed:
+            for path, data in render.render_opml_files(config.site, self.feeds).items():
+                self.writer.write(path, data)
+            self.writer.then(partial(_set_meta, self.index, "opml_stamp", listed))
+
+
+def _set_meta(index: Index, name: str, value: str) -> None:
+    with index.batch():
+        index.set_meta(name, value)
 
 
 def _mark_pages(index: Index, stamp: str, pages: list[Document]) -> None:

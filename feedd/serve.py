@@ -48,7 +48,7 @@ CONTENT_TYPES = {
 # Text only: images are compressed already.
 COMPRESSIBLE = frozenset(suffix for suffix, kind in CONTENT_TYPES.items() if not kind.startswith("image/"))
 MIN_GZIP_BYTES = 256
-CACHE_BYTES = 64 * 1024 * 1024
+CACHE_BYTES = 16 * 1024 * 1024  # the hot feeds and their gzip; the kernel's page cache keeps the rest
 _FORBIDDEN_ESCAPES = re.compile(r"%(?:00|2f|5c)", re.IGNORECASE)
 _ARCHIVE_PAGE = re.compile(r"/archive/[0-9]+\.atom$")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime, timezone
 
@@ -242,3 +243,18 @@ def test_an_article_page_offers_its_own_topic_first_and_everything_last(newsroom
         assert names[-1] == "all"
         kinds = [name.split("/")[0] for name in names]
         assert kinds == sorted(kinds, key=["topics", "authors", "languages", "all"].index), page.name
+
+
+def test_language_names_come_from_the_machines_cache_once_known(tmp_path):
+    """langcodes' name tables cost a process 18 MB: a second process must not load them."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from feedd.feeds import language_name; print(language_name('uk'));"
+              " print(any(m.startswith('language_data.name') for m in sys.modules))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("CACHE_DIRECTORY", None)
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                           check=True).stdout.split("\n") for _ in range(2)]
+    assert runs[0][:2] == ["Ukrainian (українська)", "True"]
+    assert runs[1][:2] == ["Ukrainian (українська)", "False"]

@@ -112,3 +112,28 @@ def test_durability_falls_back_to_one_fsync_a_file_without_syncfs(tmp_path, monk
     writer.write("b/2.html", b"2")
     writer.flush()
     assert len(synced) == 4  # two files, then their two folders
+
+
+def test_a_drop_that_brings_a_new_feed_lists_it_in_the_opml_files(project):
+    """OPML files are rendered only when the list of feeds changes: that list, not a drop's articles."""
+    from feedd.publish import publish
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    project.seed("a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
+    build(project.config, now=now)
+    opml = (project.feeds / "feeds.opml").read_bytes()
+    with Index(project.config.index_path) as index:
+        project.seed("b.txt", "title: Ports\ndate: 2026-03-09\ntags: Ports\n\nLes ports de la mer Noire rouvrent.")
+        report = sync(project.config, index, now, paths=["b.txt"])
+        plan = PublishPlan()
+        plan.add(report)
+        publish(project.config, index, now, plan)
+        assert b"topics/ports.atom" in (project.feeds / "feeds.opml").read_bytes()
+        assert b"topics/ports.atom" in (project.feeds / "feeds-topics.opml").read_bytes()
+        project.seed("c.txt", "title: Kiev\ndate: 2026-03-10\ntags: Ports\n\nZelensky parle encore à Kiev.")
+        plan = PublishPlan()
+        plan.add(sync(project.config, index, now, paths=["c.txt"]))
+        before = (project.feeds / "feeds.opml").stat().st_mtime_ns
+        publish(project.config, index, now, plan)
+        assert (project.feeds / "feeds.opml").stat().st_mtime_ns == before  # no new feed: not touched
+    assert opml != (project.feeds / "feeds.opml").read_bytes()
