@@ -196,6 +196,9 @@ def _rule_match(match) -> dict:
     }
     if match.excluded_by:
         explained["excluded_by"] = [{"keyword": hit.keyword, "words": list(hit.examples)} for hit in match.excluded_by]
+    if match.ignored:
+        explained["not_counted"] = [f"{example!r} does not count: ignored phrase {hit.keyword!r}"
+                                    for hit in match.ignored for example in hit.examples]
     return explained
 
 

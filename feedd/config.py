@@ -124,11 +124,19 @@ class TopicRule:
     exclude: tuple[str, ...] = ()  # any of these, and the rule does not apply
     min_hits: int = 1  # occurrences of its keywords needed
     formerly: tuple[str, ...] = ()  # slugs it was published under before: their URLs redirect here (301)
+    # (language, phrases): where a keyword sits inside one of these (an idiom: "en train de",
+    # "Zug um Zug"), that occurrence does not count; unlike exclude, the topic is not vetoed.
+    ignore: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def keywords_for(self, lang: str) -> tuple[str, ...]:
         """``keywords`` plus the list for ``lang`` (``fr`` also serves ``fr-CA``)."""
         extra = [words for code, words in self.by_language if code == lang or code == lang.split("-")[0]]
         return self.keywords + tuple(word for words in extra for word in words)
+
+    def ignored_for(self, lang: str) -> tuple[str, ...]:
+        """Phrases whose keywords do not count in ``lang`` (``fr`` also serves ``fr-CA``)."""
+        return tuple(phrase for code, phrases in self.ignore if code == lang or code == lang.split("-")[0]
+                     for phrase in phrases)
 
     def all_words(self) -> tuple[str, ...]:
         return self.keywords + self.exclude + tuple(w for _, words in self.by_language for w in words)
@@ -262,7 +270,7 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
             raise ConfigError(f"{source}: [{key}] has no usable ASCII slug")
         if slug in rules:
             raise ConfigError(f"{source}: [{key}] has the same slug {slug!r} as another topic")
-        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits", "formerly"}
+        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits", "formerly", "ignore"}
         if unknown:
             raise ConfigError(f"{source}: unknown key {key}.{sorted(unknown)[0]}")
         title = _coerce(body.get("title", name), "", f"{key}.title", source)
@@ -274,15 +282,15 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
         by_language = body.get("by_language", {})
         if not isinstance(by_language, dict):
             raise ConfigError(f"{source}: {key}.by_language must be a table like {{ fr = [\"…\"] }}")
-        per_language = tuple(
-            (_language_key(code, f"{key}.by_language.{code}", source),
-             _keyword_list(words, f"{key}.by_language.{code}", source))
-            for code, words in sorted(by_language.items())
-        )
+        per_language = _per_language(by_language, f"{key}.by_language", source)
+        ignore = body.get("ignore", {})
+        if not isinstance(ignore, dict):
+            raise ConfigError(f"{source}: {key}.ignore must be a table like {{ fr = [\"en train de\"] }}")
+        ignore = _per_language(ignore, f"{key}.ignore", source)
         formerly = tuple(dict.fromkeys(topic_slug(old) for old in _keyword_list(body.get("formerly", []),
                                                                               f"{key}.formerly", source)))
         rules[slug] = TopicRule(slug=slug, title=title, keywords=keywords, by_language=per_language,
-                                exclude=exclude, min_hits=min_hits, formerly=formerly)
+                                exclude=exclude, min_hits=min_hits, formerly=formerly, ignore=ignore)
     former = {}
     for rule in rules.values():
         for old in rule.formerly:
@@ -291,6 +299,11 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
                                   f" {'a topic' if old in rules else 'the former slug of ' + former[old]} already")
             former[old] = rule.slug
     return tuple(rules[s] for s in sorted(rules))
+
+
+def _per_language(table: dict, key: str, source: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((_language_key(code, f"{key}.{code}", source), _keyword_list(words, f"{key}.{code}", source))
+                 for code, words in sorted(table.items()))
 
 
 def _keyword_list(value: Any, key: str, source: str) -> tuple[str, ...]:

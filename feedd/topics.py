@@ -95,6 +95,7 @@ class RuleMatch:
     rule: TopicRule
     hits: tuple[Hit, ...]
     excluded_by: tuple[Hit, ...] = ()
+    ignored: tuple[Hit, ...] = ()  # phrases of the rule's ``ignore`` list that held keywords (not counted)
 
     @property
     def count(self) -> int:
@@ -122,9 +123,11 @@ class Text:
     def find(self, keyword: str, forms: Forms) -> Hit | None:
         return self.find_compiled(keyword, compile_keyword(keyword, forms))
 
-    def find_compiled(self, keyword: str, wanted: tuple[frozenset[str], ...] | str) -> Hit | None:
+    def find_compiled(self, keyword: str, wanted: tuple[frozenset[str], ...] | str,
+                      skip: frozenset[int] = frozenset()) -> Hit | None:
+        """Where ``keyword`` is; ``skip``: places (see :meth:`covered`) no occurrence may touch."""
         if isinstance(wanted, str):
-            return self._find_unspaced(keyword, wanted)
+            return self._find_unspaced(keyword, wanted, skip)
         if not wanted:
             return None
         starts = sorted(i for form in wanted[0] for i in self.positions.get(form, ()))
@@ -133,6 +136,8 @@ class Text:
             end = i + len(wanted)
             if i <= last_end or end > len(self.folded):
                 continue  # overlapping a match already counted, or past the end
+            if skip and any(j in skip for j in range(i, end)):
+                continue  # inside an ignored phrase
             if all(self.folded[i + j] in wanted[j] for j in range(1, len(wanted))):
                 at.append(i)
                 last_end = end - 1
@@ -141,16 +146,23 @@ class Text:
                     examples.append(example)
         return Hit(keyword, frozenset(at), tuple(examples)) if at else None
 
-    def _find_unspaced(self, keyword: str, needle: str) -> Hit | None:
+    def _find_unspaced(self, keyword: str, needle: str, skip: frozenset[int] = frozenset()) -> Hit | None:
         if not self._unspaced or not needle:
             return None  # no Chinese, Japanese or Thai letter in the text
         if self._squeezed is None:
             self._squeezed = fold(_SPACE.sub("", self.text))
         at, start = [], self._squeezed.find(needle)
         while start >= 0:
-            at.append(-1 - start)
+            if not any(-1 - k in skip for k in range(start, start + len(needle))):
+                at.append(-1 - start)
             start = self._squeezed.find(needle, start + len(needle))
         return Hit(keyword, frozenset(at), (keyword,)) if at else None
+
+    def covered(self, hit: Hit, wanted: tuple[frozenset[str], ...] | str) -> frozenset[int]:
+        """Every place a hit spans: word numbers, or (negative, as :class:`Hit` says) letters of unspaced text."""
+        if isinstance(wanted, str):
+            return frozenset(-1 - k for start in hit.at for k in range(-1 - start, -1 - start + len(wanted)))
+        return frozenset(i + j for i in hit.at for j in range(len(wanted)))
 
 
 def compile_keyword(keyword: str, forms: Forms) -> tuple[frozenset[str], ...] | str:
@@ -168,19 +180,31 @@ class Matcher:
         self.rules = [
             (rule,
              [(keyword, compile_keyword(keyword, forms)) for keyword in rule.keywords_for(lang)],
-             [(keyword, compile_keyword(keyword, forms)) for keyword in rule.exclude])
+             [(keyword, compile_keyword(keyword, forms)) for keyword in rule.exclude],
+             # Idioms are fixed: their words match as written (case and accents aside), not inflected.
+             [(phrase, compile_keyword(phrase, {})) for phrase in rule.ignored_for(lang)])
             for rule in rules
         ]
 
     def match(self, title: str, text: str) -> list[RuleMatch]:
-        """Each rule with a keyword in the document, and what matched (or excluded it)."""
+        """Each rule with a keyword in the document, and what matched (or excluded it, or did not count)."""
         words = Text(_haystack(title, text))
         found = []
-        for rule, keywords, exclude in self.rules:
+        for rule, keywords, exclude, ignore in self.rules:
             hits = tuple(hit for keyword, wanted in keywords if (hit := words.find_compiled(keyword, wanted)))
-            if hits:
-                excluded = tuple(hit for keyword, wanted in exclude if (hit := words.find_compiled(keyword, wanted)))
-                found.append(RuleMatch(rule, hits, excluded))
+            if not hits:
+                continue
+            ignored: tuple[Hit, ...] = ()
+            phrases = [(hit, words.covered(hit, wanted)) for phrase, wanted in ignore
+                       if (hit := words.find_compiled(phrase, wanted))]
+            if phrases:
+                held = frozenset().union(*(words.covered(hit, wanted) for hit in hits
+                                           for keyword, wanted in keywords if keyword == hit.keyword))
+                ignored = tuple(hit for hit, places in phrases if places & held)
+                skip = frozenset().union(*(places for _, places in phrases))
+                hits = tuple(hit for keyword, wanted in keywords if (hit := words.find_compiled(keyword, wanted, skip)))
+            excluded = tuple(hit for keyword, wanted in exclude if (hit := words.find_compiled(keyword, wanted)))
+            found.append(RuleMatch(rule, hits, excluded, ignored))
         return found
 
 

@@ -160,3 +160,24 @@ def test_check_says_which_fields_were_cut(tmp_path):
     report = json.loads(feedd("check", "--root", project.root, path).stdout)
     assert len(report["title"]) <= 120 and report["title"].endswith("…")
     assert len(report["shortened"]) == 1 and report["shortened"][0].startswith("title cut to")
+
+
+def test_check_explains_an_occurrence_that_did_not_count(tmp_path):
+    project = Project(tmp_path / "site", TOML + """
+[topics.rail]
+title = "Railways"
+keywords = ["train"]
+[topics.rail.ignore]
+fr = ["en train de"]
+""")
+    path = project.seed("a.txt", " date 2026-03-08 Le gouvernement est en train de préparer une réforme des retraites.")
+    report = json.loads(feedd("check", "--root", project.root, path).stdout)
+    [rail] = [rule for rule in report["rules_not_applied"] if rule["rule"] == "[topics.rail]"]
+    assert rail["hits"] == 0
+    assert rail["not_counted"] == ["'en train de' does not count: ignored phrase 'en train de'"]
+
+
+def test_an_ignore_list_must_be_a_table_of_languages(tmp_path):
+    project = Project(tmp_path / "site", TOML + '\n[topics.rail]\nkeywords = ["train"]\nignore = ["en train de"]\n')
+    result = feedd("build", "--root", project.root, check=False)
+    assert result.returncode == 2 and "topics.rail.ignore must be a table" in result.stderr

@@ -232,3 +232,31 @@ def test_folding_a_text_at_once_folds_each_word_as_alone(words):
     from feedd.topics import fold_words
 
     assert fold_words(words) == [fold(word) for word in words]
+
+
+RAIL = (TopicRule("rail", "Railways", ("train", "Zug", "tren"),
+                  ignore=(("de", ("Zug um Zug",)), ("es", ("a todo tren",)),
+                          ("fr", ("en train de", "train de vie")))),)
+
+
+@pytest.mark.parametrize("lang, text, expected", [
+    ("fr", "Le gouvernement est en train de négocier avec les syndicats.", []),
+    ("fr", "Le ministre a réduit le train de vie de l'État.", []),
+    ("fr", "Le train de nuit entre Paris et Berlin reprend en décembre.", ["rail"]),
+    ("fr", "Le gouvernement est en train de commander un nouveau train.", ["rail"]),  # no veto: one hit left
+    ("de", "Die Reform wird Zug um Zug umgesetzt.", []),
+    ("de", "Der Zug nach Berlin fiel aus.", ["rail"]),
+    ("de", "Die Züge nach Berlin fielen aus.", ["rail"]),  # inflected keywords still count
+    ("es", "El tren de la tarde llegó tarde.", ["rail"]),  # the French list is French only
+    ("es", "El proyecto avanza a todo tren.", []),
+])
+def test_ignored_phrases_do_not_count_in_their_language(lang, text, expected, forms):
+    assert topics_of(text, lang, forms, RAIL) == expected
+
+
+def test_an_ignored_phrase_says_what_it_held(forms):
+    [match] = match_rules("", "Le pays est en train de changer. En train de nuit, tout va mieux.", "fr", RAIL,
+                          forms("fr", RAIL))
+    assert not match.applies  # "En train de nuit" is the idiom's words too: both occurrences are held
+    assert [hit.keyword for hit in match.ignored] == ["en train de"]
+    assert match.count == 0
