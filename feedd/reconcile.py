@@ -115,7 +115,7 @@ def keyword_forms_many(config: Config, langs: Iterable[str]) -> dict[str, Forms]
     except Exception as exc:  # a child killed for memory, say: match as written this time
         log.warning("could not look up inflections (%s); keywords match as written", exc)
         return {lang: {} for lang in langs}
-    return {lang: fold_forms(found[lang]) for lang in langs}
+    return {lang: fold_forms(found[lang], lang) for lang in langs}
 
 
 def analysis_stamp(config: Config) -> str:

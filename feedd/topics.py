@@ -35,27 +35,61 @@ _EXAMPLES = 3
 _COMBINING = dict.fromkeys(c for c in range(0x20000) if unicodedata.combining(chr(c)))  # none above
 
 
+# Letters a language treats as letters of their own, not as a base letter with an optional mark:
+# folding keeps them (Swedish "får" is not "far", Spanish "peña" is not "pena", Ukrainian "ї" is
+# not "і"). None: every mark is part of the letter, only case is ignored (Czech "být" is not
+# "byt", Polish "są" is not "sa"). Other languages (French, English, German, Italian,
+# Portuguese…) fold every mark: "Elysee" finds "Élysée".
+DISTINCT_LETTERS: dict[str, str | None] = {
+    "sv": "åäö", "fi": "äöå", "da": "æøå", "nb": "æøå", "nn": "æøå", "no": "æøå", "is": "áðéíóúýþæö",
+    "et": "äöõüšž", "tr": "çğıöşü", "az": "çəğıöşü", "es": "ñ", "ca": "ç", "hr": "čćđšž", "bs": "čćđšž",
+    "sr": "čćđšž", "sl": "čšž", "ru": "й", "uk": "йї", "be": "йў", "bg": "й",
+    "cs": None, "sk": None, "pl": None, "hu": None, "ro": None, "lv": None, "lt": None, "vi": None,
+}
+_TURKIC = frozenset({"tr", "az"})  # dotted and dotless i: I → ı, İ → i
+
+
 @lru_cache(maxsize=1 << 16)
-def fold(word: str) -> str:
-    """Case and accents ignored: ``Élysée`` → ``elysee``, ``Україні`` → ``украіні``."""
-    return _fold(word)
+def fold(word: str, lang: str = "und") -> str:
+    """Case and the marks ``lang`` treats as optional ignored: ``Élysée`` → ``elysee``;
+    in Swedish ``Får`` → ``får`` (its own letter), in Czech ``Být`` → ``být``."""
+    return _fold(word, lang)
 
 
-def _fold(text: str) -> str:
+@lru_cache(maxsize=256)
+def _folding(lang: str) -> tuple[bool, str | None, dict[int, str], dict[int, str]]:
+    """(Turkic casing, the kept letters or None for "all", protect map, restore map) for ``lang``."""
+    primary = lang.split("-")[0].lower()
+    kept = DISTINCT_LETTERS.get(primary, "")
+    letters = kept or ""
+    protect = {ord(letter): chr(0xE000 + n) for n, letter in enumerate(letters)}
+    restore = {0xE000 + n: letter for n, letter in enumerate(letters)}
+    return primary in _TURKIC, kept, protect, restore
+
+
+def _fold(text: str, lang: str = "und") -> str:
+    turkic, kept, protect, restore = _folding(lang)
+    if turkic:
+        text = text.replace("I", "ı").replace("İ", "i")
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKD", text).translate(_COMBINING).casefold()
+    if kept is None:
+        return unicodedata.normalize("NFC", text.casefold())
+    if not kept:
+        return unicodedata.normalize("NFKD", text).translate(_COMBINING).casefold()
+    text = unicodedata.normalize("NFC", text.casefold()).translate(protect)
+    return unicodedata.normalize("NFKD", text).translate(_COMBINING).translate(restore)
 
 
-def fold_words(words: list[str]) -> list[str]:
+def fold_words(words: list[str], lang: str = "und") -> list[str]:
     """``[fold(w) for w in words]``, in one pass over the joined text (C, not a call per word).
 
     Folding works character by character and never joins across a space, so the
     joined text folds to the folded words joined; the rare word whose folding
     holds a space itself (an Arabic ligature of a phrase) is folded on its own.
     """
-    folded = _fold(" ".join(words)).split(" ")
-    return folded if len(folded) == len(words) else [fold(word) for word in words]
+    folded = _fold(" ".join(words), lang).split(" ")
+    return folded if len(folded) == len(words) else [fold(word, lang) for word in words]
 
 
 def words_of(keyword: str) -> list[str]:
@@ -69,11 +103,11 @@ def rule_words(rules: Iterable[TopicRule]) -> set[str]:
             for word in words_of(keyword)}
 
 
-def fold_forms(inflections: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
-    """:func:`feedd.lemmas.lookup_many`'s answer for one language, folded for matching."""
+def fold_forms(inflections: Mapping[str, Iterable[str]], lang: str = "und") -> dict[str, frozenset[str]]:
+    """:func:`feedd.lemmas.lookup_many`'s answer for ``lang``, folded for matching in it."""
     folded: dict[str, set[str]] = {}
     for word, forms in inflections.items():
-        folded.setdefault(fold(word), set()).update(fold(form) for form in forms)
+        folded.setdefault(fold(word, lang), set()).update(fold(form, lang) for form in forms)
     return {word: frozenset(forms) for word, forms in folded.items()}
 
 
@@ -110,10 +144,11 @@ class RuleMatch:
 class Text:
     """A document's words, folded once, looked up by every keyword."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, lang: str = "und"):
+        self.lang = lang
         self.text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
         self.words = _WORD.findall(self.text)
-        self.folded = fold_words(self.words)
+        self.folded = fold_words(self.words, lang)
         self.positions: dict[str, list[int]] = {}
         for i, word in enumerate(self.folded):
             self.positions.setdefault(word, []).append(i)
@@ -121,7 +156,7 @@ class Text:
         self._unspaced = _UNSPACED.search(self.text) is not None
 
     def find(self, keyword: str, forms: Forms) -> Hit | None:
-        return self.find_compiled(keyword, compile_keyword(keyword, forms))
+        return self.find_compiled(keyword, compile_keyword(keyword, forms, self.lang))
 
     def find_compiled(self, keyword: str, wanted: tuple[frozenset[str], ...] | str,
                       skip: frozenset[int] = frozenset()) -> Hit | None:
@@ -150,7 +185,7 @@ class Text:
         if not self._unspaced or not needle:
             return None  # no Chinese, Japanese or Thai letter in the text
         if self._squeezed is None:
-            self._squeezed = fold(_SPACE.sub("", self.text))
+            self._squeezed = fold(_SPACE.sub("", self.text), self.lang)
         at, start = [], self._squeezed.find(needle)
         while start >= 0:
             if not any(-1 - k in skip for k in range(start, start + len(needle))):
@@ -165,12 +200,12 @@ class Text:
         return frozenset(i + j for i in hit.at for j in range(len(wanted)))
 
 
-def compile_keyword(keyword: str, forms: Forms) -> tuple[frozenset[str], ...] | str:
+def compile_keyword(keyword: str, forms: Forms, lang: str = "und") -> tuple[frozenset[str], ...] | str:
     """A keyword as the folded spellings accepted for each of its words, or as
     one folded string to find anywhere (scripts written without spaces)."""
     if _UNSPACED.search(keyword):
-        return fold(_SPACE.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", keyword))))
-    return tuple(forms.get(word, frozenset()) | {word} for word in map(fold, words_of(keyword)))
+        return fold(_SPACE.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", keyword))), lang)
+    return tuple(forms.get(word, frozenset()) | {word} for word in (fold(w, lang) for w in words_of(keyword)))
 
 
 class Matcher:
@@ -179,16 +214,17 @@ class Matcher:
     def __init__(self, rules: Iterable[TopicRule], lang: str, forms: Forms):
         self.rules = [
             (rule,
-             [(keyword, compile_keyword(keyword, forms)) for keyword in rule.keywords_for(lang)],
-             [(keyword, compile_keyword(keyword, forms)) for keyword in rule.exclude],
+             [(keyword, compile_keyword(keyword, forms, lang)) for keyword in rule.keywords_for(lang)],
+             [(keyword, compile_keyword(keyword, forms, lang)) for keyword in rule.exclude],
              # Idioms are fixed: their words match as written (case and accents aside), not inflected.
-             [(phrase, compile_keyword(phrase, {})) for phrase in rule.ignored_for(lang)])
+             [(phrase, compile_keyword(phrase, {}, lang)) for phrase in rule.ignored_for(lang)])
             for rule in rules
         ]
+        self.lang = lang
 
     def match(self, title: str, text: str) -> list[RuleMatch]:
         """Each rule with a keyword in the document, and what matched (or excluded it, or did not count)."""
-        words = Text(_haystack(title, text))
+        words = Text(_haystack(title, text), self.lang)
         found = []
         for rule, keywords, exclude, ignore in self.rules:
             hits = tuple(hit for keyword, wanted in keywords if (hit := words.find_compiled(keyword, wanted)))
