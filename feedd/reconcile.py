@@ -23,7 +23,7 @@ from .index import FileState, Index
 from .language import detect_language
 from .model import EPOCH, Document, Parsed, Rejected, Topic, shown_path, stamp
 from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
-from .topics import Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
+from .topics import DISTINCT_LETTERS, Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
 from .workers import Workers
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,8 @@ def keyword_forms_many(config: Config, langs: Iterable[str]) -> dict[str, Forms]
 
 def analysis_stamp(config: Config) -> str:
     """What a document's language and topics depend on besides its bytes."""
-    return stamp(__version__, lemmas.LEMMATISER, repr(config.topics), repr(config.language), repr(config.site.zone))
+    return stamp(__version__, lemmas.LEMMATISER, repr(DISTINCT_LETTERS), repr(config.topics), repr(config.language),
+                 repr(config.site.zone))
 
 
 def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
