@@ -127,6 +127,9 @@ class TopicRule:
     # (language, phrases): where a keyword sits inside one of these (an idiom: "en train de",
     # "Zug um Zug"), that occurrence does not count; unlike exclude, the topic is not vetoed.
     ignore: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # (word, forms): a keyword word that matches these forms only (and itself), in place of every
+    # form its lemma has ("match" → "matches", never "matching").
+    forms: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def keywords_for(self, lang: str) -> tuple[str, ...]:
         """``keywords`` plus the list for ``lang`` (``fr`` also serves ``fr-CA``)."""
@@ -270,7 +273,8 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
             raise ConfigError(f"{source}: [{key}] has no usable ASCII slug")
         if slug in rules:
             raise ConfigError(f"{source}: [{key}] has the same slug {slug!r} as another topic")
-        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits", "formerly", "ignore"}
+        unknown = set(body) - {"title", "keywords", "by_language", "exclude", "min_hits", "formerly", "ignore",
+                               "forms"}
         if unknown:
             raise ConfigError(f"{source}: unknown key {key}.{sorted(unknown)[0]}")
         title = _coerce(body.get("title", name), "", f"{key}.title", source)
@@ -287,10 +291,15 @@ def _topic_rules(table: Any, source: str) -> tuple[TopicRule, ...]:
         if not isinstance(ignore, dict):
             raise ConfigError(f"{source}: {key}.ignore must be a table like {{ fr = [\"en train de\"] }}")
         ignore = _per_language(ignore, f"{key}.ignore", source)
+        only = body.get("forms", {})
+        if not isinstance(only, dict):
+            raise ConfigError(f"{source}: {key}.forms must be a table like {{ match = [\"match\", \"matches\"] }}")
+        only = tuple((unicodedata.normalize("NFC", word), _keyword_list(words, f"{key}.forms.{word}", source))
+                     for word, words in sorted(only.items()))
         formerly = tuple(dict.fromkeys(topic_slug(old) for old in _keyword_list(body.get("formerly", []),
                                                                               f"{key}.formerly", source)))
         rules[slug] = TopicRule(slug=slug, title=title, keywords=keywords, by_language=per_language,
-                                exclude=exclude, min_hits=min_hits, formerly=formerly, ignore=ignore)
+                                exclude=exclude, min_hits=min_hits, formerly=formerly, ignore=ignore, forms=only)
     former = {}
     for rule in rules.values():
         for old in rule.formerly:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -214,8 +215,9 @@ class Matcher:
     def __init__(self, rules: Iterable[TopicRule], lang: str, forms: Forms):
         self.rules = [
             (rule,
-             [(keyword, compile_keyword(keyword, forms, lang)) for keyword in rule.keywords_for(lang)],
-             [(keyword, compile_keyword(keyword, forms, lang)) for keyword in rule.exclude],
+             [(keyword, compile_keyword(keyword, _own_forms(rule, lang, forms), lang))
+              for keyword in rule.keywords_for(lang)],
+             [(keyword, compile_keyword(keyword, _own_forms(rule, lang, forms), lang)) for keyword in rule.exclude],
              # Idioms are fixed: their words match as written (case and accents aside), not inflected.
              [(phrase, compile_keyword(phrase, {}, lang)) for phrase in rule.ignored_for(lang)])
             for rule in rules
@@ -242,6 +244,14 @@ class Matcher:
             excluded = tuple(hit for keyword, wanted in exclude if (hit := words.find_compiled(keyword, wanted)))
             found.append(RuleMatch(rule, hits, excluded, ignored))
         return found
+
+
+def _own_forms(rule: TopicRule, lang: str, forms: Forms) -> Forms:
+    """The language's forms, except for the words whose forms the rule lists itself."""
+    if not rule.forms:
+        return forms
+    return ChainMap({fold(word, lang): frozenset(fold(form, lang) for form in listed)
+                     for word, listed in rule.forms}, forms)
 
 
 def match_rules(title: str, text: str, lang: str, rules: Iterable[TopicRule], forms: Forms) -> list[RuleMatch]:

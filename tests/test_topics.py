@@ -283,3 +283,15 @@ def test_folding_per_language():
     assert fold("Україні", "uk") == "україні" and fold("мой", "ru") != fold("мои", "ru")
     assert fold("İSTANBUL", "tr") == "istanbul" and fold("IŞIK", "tr") == "ışık"
     assert fold("Být", "cs") == "být" and fold("Élysée", "fr") == "elysee"
+
+
+def test_a_rule_can_say_which_forms_a_keyword_has(forms):
+    """English nouns whose verb shares the lemma: "match" would find "matching", "train" "training"."""
+    loose = (TopicRule("football", "Football", ("match", "train")),)
+    exact = (TopicRule("football", "Football", ("match", "train"),
+                       forms=(("match", ("matches",)), ("train", ("trains",)))),)
+    text = "Matching donations and staff training were announced by the bank."
+    assert topics_of(text, "en", forms, loose) == ["football"]  # what the lemmatiser alone gives
+    assert topics_of(text, "en", forms, exact) == []
+    assert topics_of("Two matches were postponed.", "en", forms, exact) == ["football"]
+    assert topics_of("The match was postponed.", "en", forms, exact) == ["football"]  # the keyword itself
