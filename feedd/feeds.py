@@ -112,7 +112,12 @@ def _everything(doc: Document) -> list[Feed]:
 
 
 def _topics(doc: Document) -> list[Feed]:
-    return [Feed(f"topics/{topic.slug}", "topic", topic.title) for topic in doc.topics]
+    return [topic_feed(topic.slug, topic.title) for topic in doc.topics]
+
+
+def topic_feed(slug: str, title: str = "") -> Feed:
+    """The feed of one topic, by its slug (a rule's, a tag's or a folder's)."""
+    return Feed(f"topics/{slug}", "topic", title)
 
 
 def _language(doc: Document) -> list[Feed]:
@@ -189,7 +194,7 @@ def _rank(feed: Feed) -> tuple[int, str]:
 
 def configured(topic_rules: Iterable) -> list[Feed]:
     """Feeds that exist before their first document: everything, and each topic rule's."""
-    return [EVERYTHING] + [Feed(f"topics/{rule.slug}", "topic", rule.title) for rule in topic_rules]
+    return [EVERYTHING] + [topic_feed(rule.slug, rule.title) for rule in topic_rules]
 
 
 def retired(registered: Sequence[Feed], from_rules: set[str], topic_rules: Sequence, switches: object,
@@ -206,11 +211,12 @@ def retired(registered: Sequence[Feed], from_rules: set[str], topic_rules: Seque
     dead_rules = {name for name in from_rules - live_rules if not has_members(name)}
     moved: dict[str, Feed] = {}
     for rule in topic_rules:
-        new = by_name.get(f"topics/{rule.slug}") or Feed(f"topics/{rule.slug}", "topic", rule.title)
-        for old in rule.formerly:
-            if not has_members(f"topics/{old}"):
-                moved[f"topics/{old}"] = new
-                dead_rules.discard(f"topics/{old}")
+        new = topic_feed(rule.slug, rule.title)
+        new = by_name.get(new.name, new)
+        for old in (topic_feed(slug).name for slug in rule.formerly):
+            if not has_members(old):
+                moved[old] = new
+                dead_rules.discard(old)
     gone: list[Feed] = []
     for feed in registered:
         kind = kind_of(feed)
