@@ -20,6 +20,7 @@ from .index import Index
 from .model import FeeddError, Rejected, shown_path
 from .reconcile import analyse, keyword_forms
 from .scan import read_seed, relative_seed_path, stat_seed
+from .topics import DISTINCT_LETTERS, kept_apart
 from .websub import changed_feed_urls, tell_and_wait
 
 
@@ -173,10 +174,18 @@ def cmd_check(args) -> int:
         "link": parsed.link,
         "summary": parsed.summary,
         "shortened": list(parsed.shortened),
+        "kept_apart": [f"[topics.{rule.slug}]: {word!r} is not {keyword!r}: {_keeps(analysis.lang)}"
+                       for rule, keyword, word in kept_apart(parsed.title, parsed.text, analysis.lang, config.topics)],
         "draft": parsed.draft,  # held back from every feed and page while it says so
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
+
+
+def _keeps(lang: str) -> str:
+    letters = DISTINCT_LETTERS[lang.split("-")[0].lower()]
+    kept = "every mark" if letters is None else " ".join(letters)
+    return f"{registry.language_name(lang)} keeps {kept} distinct"
 
 
 def _because(slug: str, tagging) -> object:

@@ -259,6 +259,22 @@ def match_rules(title: str, text: str, lang: str, rules: Iterable[TopicRule], fo
     return Matcher(rules, lang, forms).match(title, text)
 
 
+def kept_apart(title: str, text: str, lang: str, rules: Iterable[TopicRule]) -> list[tuple[TopicRule, str, str]]:
+    """(rule, keyword, the text's word) where a word would be the keyword if ``lang`` ignored its
+    marks, as other languages do: what its own letters keep apart (``feedd check`` says so)."""
+    if lang.split("-")[0].lower() not in DISTINCT_LETTERS:
+        return []
+    haystack = _haystack(title, text)
+    own, loose = Text(haystack, lang), Text(haystack)
+    found = []
+    for rule in rules:
+        for keyword in rule.keywords_for(lang):
+            hit = loose.find_compiled(keyword, compile_keyword(keyword, {}))
+            if hit and not own.find_compiled(keyword, compile_keyword(keyword, {}, lang)):
+                found += [(rule, keyword, example) for example in hit.examples]
+    return found
+
+
 def _haystack(title: str, text: str) -> str:
     """The title counts once: it is often the text's first sentence."""
     head = title.rstrip("…").strip()

@@ -181,3 +181,16 @@ def test_an_ignore_list_must_be_a_table_of_languages(tmp_path):
     project = Project(tmp_path / "site", TOML + '\n[topics.rail]\nkeywords = ["train"]\nignore = ["en train de"]\n')
     result = feedd("build", "--root", project.root, check=False)
     assert result.returncode == 2 and "topics.rail.ignore must be a table" in result.stderr
+
+
+def test_check_says_when_a_languages_own_letters_kept_a_word_apart(tmp_path):
+    project = Project(tmp_path / "site", TOML + """
+[topics.family]
+title = "Family"
+keywords = ["far", "mor"]
+""")
+    path = project.seed("sv.txt", "title: Jobb\nlang: sv\ndate: 2026-03-08\n\n"
+                                  "Han får ett nytt jobb i Stockholm och flyttar dit i maj med sin familj.")
+    report = json.loads(feedd("check", "--root", project.root, path).stdout)
+    assert "family" not in [t["slug"] for t in report["topics"]]
+    assert report["kept_apart"] == ["[topics.family]: 'får' is not 'far': Swedish (svenska) keeps å ä ö distinct"]
