@@ -27,7 +27,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-LEMMATISER = f"simplemma {version('simplemma')}"
+# What the cached forms were made by; "own forms": a keyword's own inflections are looked up too.
+LEMMATISER = f"simplemma {version('simplemma')}, own forms"
 
 # BCP 47 primary subtags that simplemma spells otherwise.
 _CODES = {"no": "nb", "sr": "hbs", "hr": "hbs", "bs": "hbs"}
@@ -156,13 +157,18 @@ def inflect_here(code: str, words: list[str]) -> dict[str, tuple[str, ...]]:
     wanted: dict[str, list[str]] = {}
     forms: dict[str, set[str]] = {word: {word} for word in words}
     for word in words:
+        # The words whose lemma is the keyword itself are always its forms, even when the
+        # dictionary reads the keyword as a form of another word (German "verborgen", a
+        # participle of "verbergen", still finds "verborgenen").
+        spellings = {word, word.lower(), word.capitalize()}
         lemma = simplemma.lemmatize(word, lang=code)
-        # German "war" is a form of "sein": a keyword that is another word's
-        # form, not a form of itself, is matched as written.
+        # German "war" is a form of "sein": the forms of a lemma that shares no stem with the
+        # keyword are other words, left out.
         if related(word, lemma):
             forms[word].add(lemma)
-            for spelling in {lemma, lemma.lower(), lemma.capitalize()}:
-                wanted.setdefault(spelling, []).append(word)
+            spellings |= {lemma, lemma.lower(), lemma.capitalize()}
+        for spelling in spellings:
+            wanted.setdefault(spelling, []).append(word)
     dictionary = DefaultDictionaryFactory().get_dictionary(code)
     raw = getattr(dictionary, "_dict", None)
     if isinstance(raw, dict):  # simplemma 1.1+ keeps bytes: 5x faster than decoding every entry

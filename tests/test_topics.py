@@ -295,3 +295,11 @@ def test_a_rule_can_say_which_forms_a_keyword_has(forms):
     assert topics_of(text, "en", forms, exact) == []
     assert topics_of("Two matches were postponed.", "en", forms, exact) == ["football"]
     assert topics_of("The match was postponed.", "en", forms, exact) == ["football"]  # the keyword itself
+
+
+def test_a_keyword_keeps_its_own_inflections_when_its_lemma_is_another_word(forms):
+    """simplemma reads German "verborgen" as a form of "verbergen" (no shared stem by feedd's measure):
+    the words whose lemma is "verborgen" itself are still its forms."""
+    hidden = (TopicRule("hidden", "Hidden", ("verborgen",)),)
+    assert topics_of("Die verborgenen Kosten der Energiewende wurden bekannt.", "de", forms, hidden) == ["hidden"]
+    assert fold("verborgenen", "de") in forms("de", hidden)[fold("verborgen", "de")]
