@@ -184,7 +184,7 @@ class Index:
             " (SELECT updated FROM documents WHERE error IS NULL GROUP BY updated HAVING count(*) > 1)"
             " ORDER BY path").fetchall()
         for path, key, updated in tied:
-            moment = self.distinct_updated(document.tie_broken(_from_micros(updated), key), path)
+            moment = self.distinct_updated(_from_micros(updated), key, path)
             self._db.execute("UPDATE documents SET updated = ? WHERE path = ?", (_micros(moment), path))
 
     def close(self) -> None:
@@ -324,8 +324,11 @@ class Index:
                 (mtime_ns, path),
             )
 
-    def distinct_updated(self, moment: datetime, path: str) -> datetime:
-        """``moment``, or the first microsecond after it that no other published document holds."""
+    def distinct_updated(self, moment: datetime, key: str, path: str) -> datetime:
+        """``moment`` as the ``updated`` of the document ``key`` at ``path``: a whole second given the
+        fraction :func:`feedd.document.tie_broken` draws from the key, then, if another published
+        document holds that microsecond already, the first free one after it."""
+        moment = document.tie_broken(moment, key)
         while True:
             holder = self._db.execute("SELECT path FROM documents WHERE updated = ? AND error IS NULL AND path != ?"
                                       " LIMIT 1", (_micros(moment), path)).fetchone()
@@ -357,7 +360,7 @@ class Index:
             if self.key_owner(key) is None:
                 self._db.execute("DELETE FROM tombstones WHERE rowid = ?", (rowid,))
                 return FileState(path, key, id_, hash_, 0, 0, _optional_datetime(published),
-                                 None if updated is None else _from_micros(updated), None)
+                                 _optional_micros(updated), None)
         return None
 
     def _drop(self, path: str) -> None:
@@ -601,10 +604,14 @@ def _from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
+def _optional_micros(micros: int | None) -> datetime | None:
+    return None if micros is None else _from_micros(micros)
+
+
 def _file_state(row) -> FileState:
     path, key, id_, hash_, size, mtime_ns, published, updated, error = row
     return FileState(path, key, id_, hash_, size, mtime_ns, _optional_datetime(published),
-                     None if updated is None else _from_micros(updated), error)
+                     _optional_micros(updated), error)
 
 
 def _optional_datetime(seconds: int | None) -> datetime | None:

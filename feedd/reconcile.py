@@ -383,7 +383,7 @@ class Reconciliation:
             updated = max(published, source.updated)  # a move, or new rules: not an edit
         else:
             updated = max(published, written)
-        updated = self.index.distinct_updated(document.tie_broken(updated, key), seed.path)
+        updated = self.index.distinct_updated(updated, key, seed.path)
         return Document(
             path=seed.path, key=key, id=id_, hash=digest, title=parsed.title,
             published=published, updated=updated, lang=analysis.lang, topics=analysis.topics,

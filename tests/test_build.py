@@ -4,7 +4,6 @@ import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 from conftest import TOML, Project, parse_feed
 from feedd.build import build

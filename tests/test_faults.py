@@ -18,7 +18,7 @@ from collections import Counter
 import pytest
 from lxml import etree
 
-from conftest import TOML, DaemonProcess, Project, parse_feed, wait_for
+from conftest import TOML, Project, parse_feed, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -217,4 +217,4 @@ def test_a_schema_3_index_gets_microseconds_and_distinct_updated(tmp_path):
         assert updated["d3"] == day + timedelta(hours=3)  # untied: as it was
         assert updated["d1"] != updated["d2"]
         assert all(day < updated[k] < day + timedelta(seconds=1) for k in ("d1", "d2"))
-        assert index.distinct_updated(updated["d1"], "d9.txt") == updated["d1"] + timedelta(microseconds=1)
+        assert index.distinct_updated(updated["d1"], "d9", "d9.txt") == updated["d1"] + timedelta(microseconds=1)
