@@ -19,7 +19,8 @@ import logging
 import multiprocessing
 import os
 import sqlite3
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from difflib import SequenceMatcher
 from importlib.metadata import version
@@ -27,8 +28,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# What the cached forms were made by; "own forms": a keyword's own inflections are looked up too.
-LEMMATISER = f"simplemma {version('simplemma')}, own forms"
+# What the cached forms were made by; "own forms": a keyword's own inflections are looked up too;
+# "bare stems": stems compared without their marks (German "Züge" is a form of "Zug"); "analogy":
+# the forms the dictionary lacks, made as the words with the same ending make theirs.
+LEMMATISER = f"simplemma {version('simplemma')}, own forms, bare stems, analogy"
 
 # BCP 47 primary subtags that simplemma spells otherwise.
 _CODES = {"no": "nb", "sr": "hbs", "hr": "hbs", "bs": "hbs"}
@@ -53,7 +56,7 @@ def cache_path() -> Path:
 
 def lookup(lang: str, words: Iterable[str], cache: Path | None = None) -> dict[str, tuple[str, ...]]:
     """Each word's forms in ``lang``: from the cache, or computed once and cached."""
-    return lookup_many([lang], words, cache)[lang]
+    return lookup_many({lang: words}, cache)[lang]
 
 
 # Answers this process already has: a daemon's every change needs them, and
@@ -62,16 +65,16 @@ def lookup(lang: str, words: Iterable[str], cache: Path | None = None) -> dict[s
 _known: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
-def lookup_many(langs: Iterable[str], words: Iterable[str],
+def lookup_many(wanted: Mapping[str, Iterable[str]],
                 cache: Path | None = None) -> dict[str, dict[str, tuple[str, ...]]]:
-    """:func:`lookup` for several languages, the missing ones computed side by side.
+    """:func:`lookup` for several languages (language → its words), the missing ones computed side by side.
 
     A cache that cannot be opened or written costs time once, never correctness.
     """
-    words = set(words)
     found: dict[str, dict[str, tuple[str, ...]]] = {}
     missing: dict[str, set[str]] = {}
-    for lang in sorted(set(langs)):
+    for lang in sorted(wanted):
+        words = set(wanted[lang])
         if lemmatiser_language(lang) is None:
             found[lang] = {word: (word,) for word in words}
             continue
@@ -156,6 +159,7 @@ def inflect_here(code: str, words: list[str]) -> dict[str, tuple[str, ...]]:
 
     wanted: dict[str, list[str]] = {}
     forms: dict[str, set[str]] = {word: {word} for word in words}
+    lemmas: dict[str, set[str]] = {word: {word.lower()} for word in words}
     for word in words:
         # The words whose lemma is the keyword itself are always its forms, even when the
         # dictionary reads the keyword as a form of another word (German "verborgen", a
@@ -166,31 +170,112 @@ def inflect_here(code: str, words: list[str]) -> dict[str, tuple[str, ...]]:
         # keyword are other words, left out.
         if related(word, lemma):
             forms[word].add(lemma)
+            lemmas[word].add(lemma.lower())
             spellings |= {lemma, lemma.lower(), lemma.capitalize()}
         for spelling in spellings:
             wanted.setdefault(spelling, []).append(word)
+    endings = {word: _ending(word) for word in words}
     dictionary = DefaultDictionaryFactory().get_dictionary(code)
     raw = getattr(dictionary, "_dict", None)
     if isinstance(raw, dict):  # simplemma 1.1+ keeps bytes: 5x faster than decoding every entry
         wanted_bytes = {lemma.encode(): owners for lemma, owners in wanted.items()}
-        pairs = ((surface.decode(), lemma.decode()) for surface, lemma in raw.items() if lemma in wanted_bytes)
+        tails = tuple({ending.encode() for ending in endings.values()})
+        pairs, similar = [], []
+        for surface, lemma in raw.items():
+            if lemma in wanted_bytes:
+                pairs.append((surface.decode(), lemma.decode()))
+            if lemma.endswith(tails):
+                similar.append((surface.decode(), lemma.decode()))
+
+        def reading(form: str) -> str | None:
+            found = raw.get(form.encode())
+            return found.decode() if found is not None else None
     else:
-        pairs = ((surface, lemma) for surface, lemma in dictionary.items() if lemma in wanted)
+        pairs = [(surface, lemma) for surface, lemma in dictionary.items() if lemma in wanted]
+        similar = [(surface, lemma) for surface, lemma in dictionary.items()
+                   if lemma.endswith(tuple(endings.values()))]
+        reading = dictionary.get
     for surface, lemma in pairs:
         if related(surface, lemma):
             for word in wanted[lemma]:
                 forms[word].add(surface)
+    paradigms: dict[str, dict[str, set[str]]] = {}  # ending → lemma → its forms
+    for surface, lemma in similar:
+        for ending in (lemma.lower()[-3:], lemma.lower()[-2:]):
+            paradigms.setdefault(ending, {}).setdefault(lemma, set()).add(surface)
+    for word in words:
+        for form, attested in by_analogy(word, paradigms.get(endings[word], {})).items():
+            if form in forms[word] or form.capitalize() in forms[word]:
+                continue
+            known = reading(form) or reading(form.capitalize())
+            if simplemma.lemmatize(form, lang=code).lower() in lemmas[word]:
+                forms[word].add(form)  # the lemmatiser's own rules read it as the keyword
+            elif attested and (known is None or (len(word) >= _TRUSTED and related(known, word)
+                                                 and known.lower() != form.lower())):
+                # A form the dictionary lacks, or reads as a form of a related word (Spanish
+                # "vacunas" of the verb "vacunar"). Not a word the dictionary holds as a lemma
+                # of its own (Spanish "soldada", welded, is not a soldier), and not against the
+                # dictionary for a short keyword: Ukrainian "голові" would be "to the goal",
+                # but is "in the head".
+                forms[word].add(form)
     return {word: tuple(sorted(found)) for word, found in forms.items()}
+
+
+# Forms by analogy: a change of ending is taken for a keyword when at least this many of the
+# dictionary's words with the same ending, and this share of them, make it.
+_ANALOGUES = 3
+_SHARE = 0.3
+_TRUSTED = 5  # letters a keyword needs for a guessed form to outweigh the dictionary's other reading
+
+
+def _ending(word: str) -> str:
+    """The letters that place a word among others of its kind (``vakcína`` → ``ína``)."""
+    word = word.lower()
+    return word[-3:] if len(word) >= 5 else word[-2:]
+
+
+def by_analogy(word: str, paradigms: dict[str, set[str]]) -> dict[str, bool]:
+    """The forms ``word`` would have if it inflected as the lemmas of ``paradigms`` do (the
+    dictionary's lemmas ending as it does, each with its forms), each with whether enough of
+    them (:data:`_ANALOGUES`, :data:`_SHARE`) make it.
+
+    The dictionary lacks forms (Czech ``vakcín``, Italian ``esondazioni``) and reads
+    some as another word's (Spanish ``vacunas`` as a form of the verb ``vacunar``);
+    its other nouns ending in ``-ína`` or ``-one`` have those endings, so the keyword
+    gets them too.
+    """
+    lower = word.lower()
+    ending = _ending(word)
+    analogues = [lemma for lemma in paradigms if lemma.lower() != lower]
+    changes: dict[tuple[str, str], int] = {}
+    for lemma in analogues:
+        base = lemma.lower()
+        made = set()
+        for surface in paradigms[lemma]:
+            surface = surface.lower()
+            keep = len(os.path.commonprefix([base, surface]))
+            if len(base) - keep <= len(ending):  # the change stays inside the shared ending
+                made.add((base[keep:], surface[keep:]))
+        for change in made:
+            changes[change] = changes.get(change, 0) + 1
+    needed = max(_ANALOGUES, _SHARE * len(analogues))
+    return {lower[:len(lower) - len(old)] + new: count >= needed for (old, new), count in changes.items()
+            if lower.endswith(old) and (old, new) != ("", "")}
 
 
 def related(a: str, b: str) -> bool:
     """Do two spellings share a stem (half the shorter one), as inflections do?
 
     Keeps suppletive forms out (``went``/``go``, ``ist``/``sein``): for a topic
-    rule they are other words, and would match far too much.
+    rule they are other words, and would match far too much. Marks are left out
+    of the comparison: a stem's vowel may take one (``Zug``/``Züge``).
     """
-    a, b = a.casefold(), b.casefold()
+    a, b = _bare(a), _bare(b)
     if a == b:
         return True
     match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
     return match.size >= max(2, (min(len(a), len(b)) + 1) // 2)
+
+
+def _bare(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))

@@ -106,16 +106,13 @@ def keyword_forms(config: Config, lang: str) -> Forms:
 
 
 def keyword_forms_many(config: Config, langs: Iterable[str]) -> dict[str, Forms]:
-    langs = sorted(set(langs))
-    words = rule_words(config.topics)
-    if not words:
-        return {lang: {} for lang in langs}
+    wanted = {lang: rule_words(config.topics, lang) for lang in sorted(set(langs))}
     try:
-        found = lemmas.lookup_many(langs, words)
+        found = lemmas.lookup_many(wanted)
     except Exception as exc:  # a child killed for memory, say: match as written this time
         log.warning("could not look up inflections (%s); keywords match as written", exc)
-        return {lang: {} for lang in langs}
-    return {lang: fold_forms(found[lang], lang) for lang in langs}
+        return {lang: {} for lang in wanted}
+    return {lang: fold_forms(found[lang], lang) for lang in wanted}
 
 
 def analysis_stamp(config: Config) -> str:

@@ -37,12 +37,12 @@ _COMBINING = dict.fromkeys(c for c in range(0x20000) if unicodedata.combining(ch
 
 
 # Letters a language treats as letters of their own, not as a base letter with an optional mark:
-# folding keeps them (Swedish "får" is not "far", Spanish "peña" is not "pena", Ukrainian "ї" is
-# not "і"). None: every mark is part of the letter, only case is ignored (Czech "být" is not
-# "byt", Polish "są" is not "sa"). Other languages (French, English, German, Italian,
-# Portuguese…) fold every mark: "Elysee" finds "Élysée".
+# folding keeps them (Swedish "får" is not "far", German "wählen" is not "Wahlen", Spanish "peña"
+# is not "pena", Ukrainian "ї" is not "і"). None: every mark is part of the letter, only case is ignored (Czech "být" is not
+# "byt", Polish "są" is not "sa"). Other languages (French, English, Italian, Portuguese…)
+# fold every mark: "Elysee" finds "Élysée".
 DISTINCT_LETTERS: dict[str, str | None] = {
-    "sv": "åäö", "fi": "äöå", "da": "æøå", "nb": "æøå", "nn": "æøå", "no": "æøå", "is": "áðéíóúýþæö",
+    "de": "äöü", "sv": "åäö", "fi": "äöå", "da": "æøå", "nb": "æøå", "nn": "æøå", "no": "æøå", "is": "áðéíóúýþæö",
     "et": "äöõüšž", "tr": "çğıöşü", "az": "çəğıöşü", "es": "ñ", "ca": "ç", "hr": "čćđšž", "bs": "čćđšž",
     "sr": "čćđšž", "sl": "čšž", "ru": "й", "uk": "йї", "be": "йў", "bg": "й",
     "cs": None, "sk": None, "pl": None, "hu": None, "ro": None, "lv": None, "lt": None, "vi": None,
@@ -98,10 +98,11 @@ def words_of(keyword: str) -> list[str]:
     return _WORD.findall(_INVISIBLE.sub("", unicodedata.normalize("NFC", keyword)))
 
 
-def rule_words(rules: Iterable[TopicRule]) -> set[str]:
-    """Every word the rules may look for, whose inflections are wanted."""
-    return {word for rule in rules for keyword in rule.all_words() if not _UNSPACED.search(keyword)
-            for word in words_of(keyword)}
+def rule_words(rules: Iterable[TopicRule], lang: str | None = None) -> set[str]:
+    """Every word the rules may look for (in documents in ``lang``), whose inflections are wanted."""
+    return {word for rule in rules
+            for keyword in (rule.all_words() if lang is None else rule.keywords_for(lang) + rule.exclude)
+            if not _UNSPACED.search(keyword) for word in words_of(keyword)}
 
 
 def fold_forms(inflections: Mapping[str, Iterable[str]], lang: str = "und") -> dict[str, frozenset[str]]:
