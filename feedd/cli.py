@@ -20,7 +20,7 @@ from .index import Index
 from .model import FeeddError, Rejected, shown_path
 from .reconcile import analyse, keyword_forms
 from .scan import read_seed, relative_seed_path, stat_seed
-from .topics import DISTINCT_LETTERS, kept_apart
+from .topics import DISTINCT_LETTERS, kept_apart, left_out
 from .websub import changed_feed_urls, tell_and_wait
 
 
@@ -176,6 +176,9 @@ def cmd_check(args) -> int:
         "shortened": list(parsed.shortened),
         "kept_apart": [f"[topics.{rule.slug}]: {word!r} is not {keyword!r}: {_keeps(analysis.lang)}"
                        for rule, keyword, word in kept_apart(parsed.title, parsed.text, analysis.lang, config.topics)],
+        "left_out": [f"[topics.{rule.slug}]: {word!r} is not counted as {keyword!r}: not in the rule's forms"
+                     for rule, keyword, word in left_out(parsed.title, parsed.text, analysis.lang, config.topics,
+                                                         keyword_forms(config, analysis.lang))],
         "draft": parsed.draft,  # held back from every feed and page while it says so
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))

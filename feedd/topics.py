@@ -276,6 +276,23 @@ def kept_apart(title: str, text: str, lang: str, rules: Iterable[TopicRule]) -> 
     return found
 
 
+def left_out(title: str, text: str, lang: str, rules: Iterable[TopicRule], forms: Forms) -> list[tuple[TopicRule, str, str]]:
+    """(rule, keyword, the text's word) where a word is a form of the keyword that the rule's own
+    ``forms`` list leaves out (``training`` for ``train = ["trains"]``): ``feedd check`` says so."""
+    words = Text(_haystack(title, text), lang)
+    found = []
+    for rule in rules:
+        if not rule.forms:
+            continue
+        for keyword in rule.keywords_for(lang):
+            every = words.find_compiled(keyword, compile_keyword(keyword, forms, lang))
+            listed = words.find_compiled(keyword, compile_keyword(keyword, _own_forms(rule, lang, forms), lang))
+            for at in sorted(every.at - (listed.at if listed else frozenset())) if every else ():
+                if (rule, keyword, words.words[at]) not in found:
+                    found.append((rule, keyword, words.words[at]))
+    return found
+
+
 def _haystack(title: str, text: str) -> str:
     """The title counts once: it is often the text's first sentence."""
     head = title.rstrip("…").strip()

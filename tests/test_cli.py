@@ -194,3 +194,18 @@ keywords = ["far", "mor"]
     report = json.loads(feedd("check", "--root", project.root, path).stdout)
     assert "family" not in [t["slug"] for t in report["topics"]]
     assert report["kept_apart"] == ["[topics.family]: 'får' is not 'far': Swedish (svenska) keeps å ä ö distinct"]
+
+
+def test_check_says_which_forms_a_rules_forms_list_left_out(tmp_path):
+    project = Project(tmp_path / "site", TOML + """
+[topics.rail]
+title = "Railways"
+keywords = ["train"]
+[topics.rail.forms]
+train = ["trains"]
+""")
+    path = project.seed("en.txt", " date 2026-03-08 The team held a training camp in Spain and trained twice a day.")
+    report = json.loads(feedd("check", "--root", project.root, path).stdout)
+    assert "rail" not in [t["slug"] for t in report["topics"]]
+    assert report["left_out"] == ["[topics.rail]: 'training' is not counted as 'train': not in the rule's forms",
+                                  "[topics.rail]: 'trained' is not counted as 'train': not in the rule's forms"]
