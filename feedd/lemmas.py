@@ -19,12 +19,13 @@ import logging
 import multiprocessing
 import os
 import sqlite3
-import unicodedata
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from difflib import SequenceMatcher
 from importlib.metadata import version
 from pathlib import Path
+
+from .topics import fold
 
 log = logging.getLogger(__name__)
 
@@ -270,12 +271,8 @@ def related(a: str, b: str) -> bool:
     rule they are other words, and would match far too much. Marks are left out
     of the comparison: a stem's vowel may take one (``Zug``/``Züge``).
     """
-    a, b = _bare(a), _bare(b)
+    a, b = fold(a), fold(b)
     if a == b:
         return True
     match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
     return match.size >= max(2, (min(len(a), len(b)) + 1) // 2)
-
-
-def _bare(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))

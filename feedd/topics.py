@@ -38,9 +38,9 @@ _COMBINING = dict.fromkeys(c for c in range(0x20000) if unicodedata.combining(ch
 
 # Letters a language treats as letters of their own, not as a base letter with an optional mark:
 # folding keeps them (Swedish "får" is not "far", German "wählen" is not "Wahlen", Spanish "peña"
-# is not "pena", Ukrainian "ї" is not "і"). None: every mark is part of the letter, only case is ignored (Czech "být" is not
-# "byt", Polish "są" is not "sa"). Other languages (French, English, Italian, Portuguese…)
-# fold every mark: "Elysee" finds "Élysée".
+# is not "pena", Ukrainian "ї" is not "і"). None: every mark is part of the letter, only case is
+# ignored (Czech "být" is not "byt", Polish "są" is not "sa"). Other languages (French, English,
+# Italian, Portuguese…) fold every mark: "Elysee" finds "Élysée".
 DISTINCT_LETTERS: dict[str, str | None] = {
     "de": "äöü", "sv": "åäö", "fi": "äöå", "da": "æøå", "nb": "æøå", "nn": "æøå", "no": "æøå", "is": "áðéíóúýþæö",
     "et": "äöõüšž", "tr": "çğıöşü", "az": "çəğıöşü", "es": "ñ", "ca": "ç", "hr": "čćđšž", "bs": "čćđšž",
@@ -276,7 +276,8 @@ def kept_apart(title: str, text: str, lang: str, rules: Iterable[TopicRule]) -> 
     return found
 
 
-def left_out(title: str, text: str, lang: str, rules: Iterable[TopicRule], forms: Forms) -> list[tuple[TopicRule, str, str]]:
+def left_out(title: str, text: str, lang: str, rules: Iterable[TopicRule],
+             forms: Forms) -> list[tuple[TopicRule, str, str]]:
     """(rule, keyword, the text's word) where a word is a form of the keyword that the rule's own
     ``forms`` list leaves out (``training`` for ``train = ["trains"]``): ``feedd check`` says so."""
     words = Text(_haystack(title, text), lang)
