@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from .config import Config
 from .index import Index
-from .publish import PublishPlan, publish
+from .publish import PublishPlan, owe, publish
 from .reconcile import SyncReport, sync
 from .render import RenderMemo
 
@@ -31,6 +31,7 @@ def build(config: Config, now: datetime | None = None, progress: Callable | None
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     with Index(config.index_path) as index:
+        owe(index)
         report = sync(config, index, now, progress=progress)
         written = publish(config, index, now, PublishPlan.of(report, everything=True), RenderMemo())
     return BuildResult(report, written, time.perf_counter() - started)

@@ -33,7 +33,7 @@ from .config import Config, ConfigError, load_config
 from .index import Index
 from .language import warm_up
 from .notify import Notifier
-from .publish import PublishPlan, publish, remove_stale_temp_files
+from .publish import PublishPlan, owe, publish, remove_stale_temp_files, settle, settled_at
 from .reconcile import SyncReport, sync
 from .render import RenderMemo
 from .serve import FeedServer
@@ -136,10 +136,16 @@ class Daemon:
         if (config.feeds_dir / ALL_FEED_FILE).is_file():
             self._start_server()
         warm_up()  # langdetect's profiles: load them now, not on the first drop
+        # feeds/ showed the whole index when the last run stopped: publish what changed since,
+        # not everything (at 100,000 documents that takes half a minute, and drops wait on it).
+        settled = settled_at(self._index, config) if (config.feeds_dir / ALL_FEED_FILE).is_file() else None
         log.info("reconciling %s with the index", config.seeds_dir)
-        self._reconcile(full_publish=True)
+        self._reconcile(full_publish=settled is None)
         if self._stop.is_set():
             return
+        if settled is not None:
+            self._embargo_checked = settled
+            self._lift_embargo()  # documents whose date came while it was stopped
         if self.server is None:
             self._start_server()  # a first run: serve once there is something to serve
         rescan = config.daemon.rescan_seconds
@@ -247,6 +253,7 @@ class Daemon:
         ready = self.pending.take_ready()
         if ready:
             started = time.perf_counter()
+            owe(self._index)
             report = sync(self.config, self._index, utcnow(), paths=ready, busy=self.pending.busy(),
                           cancel=self._stop)
             synced = time.perf_counter()
@@ -261,6 +268,7 @@ class Daemon:
 
     def _reconcile(self, full_publish: bool = False) -> None:
         """Catch up with everything the watcher did not report (or missed)."""
+        owe(self._index)
         report = sync(self.config, self._index, utcnow(), busy=self.pending.busy(), cancel=self._stop,
                       min_age=self.config.daemon.settle_seconds)
         if report.changed:
@@ -302,6 +310,7 @@ class Daemon:
         if report is not None:
             self.plan.add(report)
         if not self.plan and not (report and report.changed):
+            settle(self._index, self.config, utcnow())  # nothing was owed after all
             self._refresh_health(None)
             return []
         now = utcnow()

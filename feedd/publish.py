@@ -104,7 +104,35 @@ def publish(config: Config, index: Index, now: datetime, plan: PublishPlan | Non
         run.writer.discard()
         raise
     plan.clear()
+    settle(index, config, now)
     return run.writer.written
+
+
+# Index meta: "<publish stamp> <time>" while feeds/ shows the whole index, "" while a publish is owed.
+PUBLISHED = "published"
+
+
+def publish_stamp(config: Config) -> str:
+    """What feeds/ is made from besides the index: under another, a start-up publishes everything."""
+    return stamp(__version__, repr(config), _templates_digest())
+
+
+def owe(index: Index) -> None:
+    """Said before the index changes: until a publish settles, feeds/ may lag behind it (a crash
+    then, and the next start-up publishes everything)."""
+    _set_meta(index, PUBLISHED, "")
+
+
+def settle(index: Index, config: Config, now: datetime) -> None:
+    """feeds/ shows the whole index as of ``now``."""
+    _set_meta(index, PUBLISHED, f"{publish_stamp(config)} {now.isoformat()}")
+
+
+def settled_at(index: Index, config: Config) -> datetime | None:
+    """When feeds/ last showed the whole index, made as ``config`` makes it; None when a publish
+    is owed, or the index was settled under another configuration or version."""
+    made, _, at = (index.meta(PUBLISHED) or "").partition(" ")
+    return datetime.fromisoformat(at) if at and made == publish_stamp(config) else None
 
 
 class Publication:

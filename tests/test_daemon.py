@@ -100,6 +100,49 @@ def test_changes_made_while_stopped_are_caught_up(site, start_daemon):
     assert daemon.stop() == 0
 
 
+def test_a_restart_publishes_everything_only_when_a_publish_was_owed(site, start_daemon):
+    """A clean stop leaves feeds/ settled: the next start publishes what changed since, not
+    everything (a file deleted by hand stays deleted); after a crash between the index and feeds/
+    (the index says a publish is owed), the next start publishes everything."""
+    from feedd.config import load_config
+    from feedd.index import Index
+    from feedd.publish import owe
+
+    site.seed("alpha/a.txt", FR)
+    daemon = start_daemon(site.root)
+    wait_for(lambda: entry_ids(daemon, "/topics/alpha.atom"), message="the first publish")
+    assert daemon.stop() == 0
+    alpha = site.root / "feeds" / "topics" / "alpha.rss"
+    alpha.unlink()
+    site.seed("beta/b.txt", FR.replace("dimanche", "mardi"))
+
+    daemon = start_daemon(site.root)
+    wait_for(lambda: entry_ids(daemon, "/topics/beta.atom"), message="the catch-up")
+    wait_for(lambda: "reconciled" in daemon.log() and "rebuilt" in daemon.log(), message="the start-up publish")
+    assert not alpha.exists()  # not published again: nothing about it changed
+    assert daemon.stop() == 0
+
+    with Index(load_config(site.root).index_path) as index:
+        owe(index)  # as a kill between a drop's index commit and its publish leaves it
+    daemon = start_daemon(site.root)
+    wait_for(alpha.exists, message="everything published again")
+    assert daemon.stop() == 0
+
+
+def test_a_document_whose_time_came_while_stopped_appears_at_start(site, start_daemon):
+    daemon = start_daemon(site.root)
+    # Far enough ahead for a first document's inflection lookup (seconds, once per language) and a stop.
+    when = (datetime.now(timezone.utc) + timedelta(seconds=10)).replace(microsecond=0)
+    site.seed("later.txt", f"title: Plus tard\ndate: {when.isoformat()}\n\nZelensky parlera à Kiev plus tard.\n")
+    wait_for(lambda: "ingested later.txt" in daemon.log(), message="the ingest")
+    assert daemon.stop() == 0
+    assert datetime.now(timezone.utc) < when  # stopped before its time: this run never published it
+    wait_for(lambda: datetime.now(timezone.utc) > when, timeout=12, message="its time")
+    daemon = start_daemon(site.root)
+    assert len(wait_for(lambda: entry_ids(daemon, "/all.atom"), message="the document")) == 1
+    assert daemon.stop() == 0
+
+
 def test_sighup_reloads_topic_rules(site, start_daemon):
     site.seed("a.txt", FR)
     daemon = start_daemon(site.root)
