@@ -33,7 +33,7 @@ from .config import Config, ConfigError, load_config
 from .index import Index
 from .language import warm_up
 from .notify import Notifier
-from .publish import PublishPlan, owe, publish, remove_stale_temp_files, settle, settled_at
+from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
 from .reconcile import SyncReport, sync
 from .render import RenderMemo
 from .serve import FeedServer
@@ -43,6 +43,7 @@ from .websub import Hubs, changed_feed_urls
 log = logging.getLogger(__name__)
 
 ALL_FEED_FILE = "all.atom"
+TRIM_AFTER = 50  # paths in one change after which the heap's free memory is given back
 
 RETRY_SECONDS = 5.0
 OVERFLOW_RECONCILE_DELAY = 1.0  # let the burst that overflowed the queue finish first
@@ -76,6 +77,13 @@ class Health:
         if self.last_build:
             line += f", last build {self.last_build}"
         return line + (f"; error: {self.last_error}" if self.last_error else "")
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system: after a burst, glibc keeps them resident."""
+    trim = getattr(libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def utcnow() -> datetime:
@@ -146,6 +154,7 @@ class Daemon:
         if settled is not None:
             self._embargo_checked = settled
             self._lift_embargo()  # documents whose date came while it was stopped
+        give_back_memory()  # what the catching up took
         if self.server is None:
             self._start_server()  # a first run: serve once there is something to serve
         rescan = config.daemon.rescan_seconds
@@ -264,6 +273,8 @@ class Daemon:
                      len(ready), "" if len(ready) == 1 else "s", (done - started) * 1000, (synced - started) * 1000,
                      (done - synced) * 1000, len(written), ", ".join(written[:12]) + (" …" if len(written) > 12 else ""))
             self.health = dataclasses.replace(self.health, last_change_ms=round((done - started) * 1000, 1))
+            if len(ready) >= TRIM_AFTER:
+                give_back_memory()
         self._schedule_drain()
 
     def _reconcile(self, full_publish: bool = False) -> None:

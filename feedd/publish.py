@@ -507,12 +507,12 @@ def _make_renames_durable(root: Path, folders: set[Path]) -> None:
 
 def _syncfs(root: Path) -> bool:
     """syncfs(2) on ``root``'s filesystem; False where the C library has none."""
-    libc = _libc()
-    if libc is None:
+    c = libc()
+    if c is None:
         return False
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if libc.syncfs(fd) != 0:
+        if c.syncfs(fd) != 0:
             errno = ctypes.get_errno()
             raise OSError(errno, f"syncfs: {os.strerror(errno)}", str(root))
     finally:
@@ -521,7 +521,8 @@ def _syncfs(root: Path) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _libc():
+def libc():
+    """The C library, for what Python does not wrap (syncfs, malloc_trim); None where it has no syncfs."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syncfs  # noqa: B018 (present on Linux with glibc ≥ 2.14)
