@@ -141,12 +141,13 @@ class Daemon:
         self._watcher.start()
         # feeds/ from the last run is whole (every write was atomic): serve it at
         # once, as nginx in front would, while catching up with what changed.
-        if (config.feeds_dir / ALL_FEED_FILE).is_file():
+        published_before = (config.feeds_dir / ALL_FEED_FILE).is_file()
+        if published_before:
             self._start_server()
         warm_up()  # langdetect's profiles: load them now, not on the first drop
         # feeds/ showed the whole index when the last run stopped: publish what changed since,
         # not everything (at 100,000 documents that takes half a minute, and drops wait on it).
-        settled = settled_at(self._index, config) if (config.feeds_dir / ALL_FEED_FILE).is_file() else None
+        settled = settled_at(self._index, config) if published_before else None
         log.info("reconciling %s with the index", config.seeds_dir)
         self._reconcile(full_publish=settled is None)
         if self._stop.is_set():
