@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -618,11 +619,17 @@ def _optional_datetime(seconds: int | None) -> datetime | None:
     return None if seconds is None else _datetime(seconds)
 
 
+@lru_cache(maxsize=4096)
+def _topics(stored: str) -> tuple[Topic, ...]:
+    """A document's topics as stored (JSON): the same few combinations come back row after row."""
+    return tuple(Topic(slug, name) for slug, name in json.loads(stored))
+
+
 def _head(row) -> Document:
     path, key, id_, hash_, published, updated, lang, topics = row
     return Document(
         path=path, key=key, id=id_, hash=hash_, title="", published=_datetime(published),
-        updated=_from_micros(updated), lang=lang, topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
+        updated=_from_micros(updated), lang=lang, topics=_topics(topics),
         author=None, link=None, summary="", content_html="",
     )
 
@@ -632,6 +639,6 @@ def _document(row) -> Document:
     return Document(
         path=path, key=key, id=id_, hash=hash_, title=title,
         published=_datetime(published), updated=_from_micros(updated), lang=lang,
-        topics=tuple(Topic(slug, name) for slug, name in json.loads(topics)),
+        topics=_topics(topics),
         author=author, link=link, summary=summary, content_html=content_html,
     )

@@ -249,7 +249,7 @@ class Publication:
         (a drop re-renders each open page of its feeds, whose other hundred entries are the same)."""
         config, entries = self.config, self.memo.entries
         docs = self.index.archive_page(feed, page, text=False)
-        missing = [doc.key for doc in docs if not entries.holds(doc, config.site, "atom", config.feeds.full_content)]
+        missing = [doc.key for doc in entries.missing(docs, config.site, "atom", config.feeds.full_content)]
         if not missing:
             return docs
         loaded = {doc.key: doc for doc in self.index.documents_by_key(missing)}

@@ -259,7 +259,7 @@ class EntryMemo:
     then serves its archive page in every feed it belongs to.
     """
 
-    def __init__(self, size: int = 2048):  # a drop at 100k: ~1,000 entries (5 feeds, 2 formats, 5 open archive pages)
+    def __init__(self, size: int = 3072):  # a drop at 100k: ~1,700 entries (8 feeds, 3 formats, 5 open archive pages)
         self.size = size
         self._cache: LRUCache = LRUCache(maxsize=size)
         self._wide: LRUCache | None = None  # while widened: new pieces, bounded by bytes
@@ -268,16 +268,18 @@ class EntryMemo:
         return len(self._cache) + len(self._wide or ())
 
     def get_many(self, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
-        keys = [_entry_key(doc, site, fmt, full) for doc in docs]
+        token = _site_token(site)
+        keys = [_entry_key(doc, token, fmt, full) for doc in docs]
         found = [self.recall(key) for key in keys]
         missing = [doc for doc, entry in zip(docs, found) if entry is None]
         fresh = iter(_render_entries(missing, site, fmt, full) if missing else ())
         return [entry if entry is not None else self.remember(key, next(fresh))
                 for key, entry in zip(keys, found)]
 
-    def holds(self, doc: Document, site: SiteConfig, fmt: str, full: bool) -> bool:
-        """Whether ``doc``'s entry is kept (it need not be loaded with its text to be rendered)."""
-        return self.recall(_entry_key(doc, site, fmt, full)) is not None
+    def missing(self, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[Document]:
+        """The documents whose entries are not kept (only they need loading with their text)."""
+        token = _site_token(site)
+        return [doc for doc in docs if self.recall(_entry_key(doc, token, fmt, full)) is None]
 
     def recall(self, key: tuple):
         found = self._cache.get(key)
@@ -321,32 +323,37 @@ class RenderMemo:
     """What the renderers may reuse between calls, owned by whoever runs the pipeline
     (a build, the daemon) and handed to each render; without one, nothing is reused."""
 
-    def __init__(self, entries: int = 2048, items: int = 1024):
-        self.entries = EntryMemo(entries)
-        self.items = EntryMemo(items)
+    def __init__(self, entries: int = 3072, items: int = 1024, frames: int = 256):
+        self.entries = EntryMemo(entries)  # feed entries, in each format
+        self.items = EntryMemo(items)  # articles' lines in pages' lists
+        self.frames = EntryMemo(frames)  # pages around their lists of articles
 
 
 def _entries(memo: RenderMemo | None) -> EntryMemo:
     return memo.entries if memo is not None else EntryMemo()
 
 
-def _entry_key(doc: Document, site: SiteConfig, fmt: str, full: bool) -> tuple:
+def _entry_key(doc: Document, site_token: str, fmt: str, full: bool) -> tuple:
     """Everything an entry is made of, compactly: its text fields are parsed from the
     file's bytes (``hash``) and path, so these stand for them; keeping whole documents
     as keys would hold their text alive and hash it on every look-up. Only strings and
     datetimes, which hash and compare in C: an LRU hashes its key several times per look-up."""
     topics = "\x1f".join(f"{topic.slug}\x1e{topic.title}" for topic in doc.topics)
-    return (_site_token(site), fmt, full, doc.path, doc.key, doc.id, doc.hash, doc.published, doc.updated,
+    return (site_token, fmt, full, doc.path, doc.key, doc.id, doc.hash, doc.published, doc.updated,
             doc.lang, topics)
 
 
 @lru_cache(maxsize=8)
 def _site_token(site: SiteConfig) -> str:
+    """What a site's settings make of every entry, as one string (asked once per list of entries)."""
     return repr(site)
 
 
 def _render_entries(docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> list[bytes]:
-    """Entries rendered by feedgen in one feed, then cut out of it one by one."""
+    """Entries rendered by feedgen in one feed, then cut out of it one by one (JSON Feed's items
+    by json, each alone: :func:`render_json` joins them as json would)."""
+    if fmt == "json":
+        return [_compact_json(_json_item(doc, site, full)) for doc in docs]
     fg = _generator(None, docs, site, fmt)
     _add_entries(fg, docs, site, fmt, full)
     root = etree.fromstring(fg.atom_str() if fmt == "atom" else fg.rss_str())
@@ -355,7 +362,7 @@ def _render_entries(docs: Sequence[Document], site: SiteConfig, fmt: str, full: 
 
 
 def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
-                hubs: Sequence[str] = ()) -> bytes:
+                hubs: Sequence[str] = (), memo: RenderMemo | None = None) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the same entries, ids and dates as the Atom feed."""
     body: dict = {
         "version": JSON_FEED_VERSION,
@@ -372,9 +379,15 @@ def render_json(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
         body["language"] = lang
     if hubs:
         body["hubs"] = [{"type": "WebSub", "url": hub} for hub in hubs]
-    body["items"] = [_json_item(doc, site, full_content) for doc in docs]
-    # Compact: json's C encoder only runs without indent (a 50-entry feed: ~4 ms instead of ~20 ms).
-    return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    body["items"] = []  # the last member: its items go between the closing brackets
+    head = _compact_json(body)
+    items = _entries(memo).get_many(docs, site, "json", full_content)
+    return head[:-2] + b",".join(items) + b"]}\n"
+
+
+def _compact_json(value: dict) -> bytes:
+    """Compact: json's C encoder only runs without indent (a 50-entry feed: ~4 ms instead of ~20 ms)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _json_item(doc: Document, site: SiteConfig, full: bool) -> dict:
@@ -406,7 +419,7 @@ def render_feed(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
     return {
         feed_path(feed, "atom"): render_atom(feed, docs, site, full_content, hubs, archives, memo, emptied),
         feed_path(feed, "rss"): render_rss(feed, docs, site, full_content, hubs, memo, emptied),
-        feed_path(feed, "json"): render_json(feed, docs, site, full_content, hubs),
+        feed_path(feed, "json"): render_json(feed, docs, site, full_content, hubs, memo),
     }
 
 
@@ -443,9 +456,10 @@ def _item_renderer(site: SiteConfig, memo: RenderMemo | None) -> Callable[[Docum
 
     items = memo.items if memo is not None else EntryMemo()
     template = _templates().get_template("item.html")
+    token = _site_token(site)
 
     def item(doc: Document, root: str):
-        key = (*_entry_key(doc, site, "item", False), root)
+        key = (*_entry_key(doc, token, "item", False), root)
         found = items.recall(key)
         if found is None:
             found = items.remember(key, template.render(site=site, doc=doc, root=root))
@@ -478,11 +492,8 @@ def render_index(site: SiteConfig, feeds: Sequence[Feed], latest: Sequence[Docum
     # A kind behind a switch gets its section once it has a feed: no empty "Authors" on a site without any.
     sections = [(kind, listed) for kind, listed in _by_kind(feeds) if kind.section and (listed or kind.switch is None)]
     bulk = [(facet, opml_path(facet, "atom"), opml_path(facet, "json")) for facet in opml_facets(feeds)]
-    page = _templates().get_template("index.html").render(
-        site=site, feeds=feeds, everything=home(feeds), sections=sections, latest=latest, root="",
-        bulk=bulk, every_opml=(opml_path(None, "atom"), opml_path(None, "json")),
-        article_item=_item_renderer(site, memo))
-    return page.encode("utf-8")
+    return _list_page("index.html", site, latest, memo, feeds=feeds, everything=home(feeds), sections=sections,
+                      root="", bulk=bulk, every_opml=(opml_path(None, "atom"), opml_path(None, "json")))
 
 
 def render_feed_page(site: SiteConfig, feed: Feed, latest: Sequence[Document], archives: int = 0,
@@ -495,11 +506,62 @@ def render_feed_page(site: SiteConfig, feed: Feed, latest: Sequence[Document], a
     ``related``: feeds listed on the page besides its own (a topic's feeds in one language).
     """
     depth = page_path(feed).count("/")
-    page = _templates().get_template("feed.html").render(
-        site=site, feed=feed, kind=kind_of(feed), feeds=[feed, EVERYTHING], heading=feed.title, latest=latest,
-        archives=archives, related=[(kind, listed) for kind, listed in _by_kind(related) if listed],
-        root="../" * depth, article_item=_item_renderer(site, memo))
-    return page.encode("utf-8")
+    return _list_page("feed.html", site, latest, memo, feed=feed, kind=kind_of(feed), feeds=[feed, EVERYTHING],
+                      heading=feed.title, archives=archives,
+                      related=[(kind, listed) for kind, listed in _by_kind(related) if listed], root="../" * depth)
+
+
+class _Slot:
+    """Stands for the n-th article of a page's frame: a template hands it to ``article_item``
+    and reads nothing of it (anything else it reads is undefined, and StrictUndefined says so)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        self.n = n
+
+
+_SLOT = "\x00feedd-article-{}\x00"  # a NUL never comes out of a template: Markup escapes nothing into it
+
+
+def _list_page(name: str, site: SiteConfig, latest: Sequence[Document], memo: RenderMemo | None,
+               **context) -> bytes:
+    """A page listing ``latest`` (item.html each): with a memo, the rest of the page (its frame)
+    is rendered once for what it is made of and the memoised items are put in its slots, so a
+    drop re-renders no page around the one new article."""
+    template = _templates().get_template(name)
+    item = _item_renderer(site, memo)
+    if memo is None or not latest:
+        return template.render(site=site, latest=latest, article_item=item, **context).encode("utf-8")
+    key = (name, _site_token(site), len(latest), repr(context))
+    frame = memo.frames.recall(key) or _frame(template, site, len(latest), context)
+    if frame is None:  # the page's own text holds a NUL: no slots to trust
+        return template.render(site=site, latest=latest, article_item=item, **context).encode("utf-8")
+    memo.frames.remember(key, frame)
+    parts, roots = frame
+    pieces = [parts[0]]
+    for doc, root, part in zip(latest, roots, parts[1:]):
+        pieces += (item(doc, root), part)
+    return "".join(pieces).encode("utf-8")
+
+
+def _frame(template, site: SiteConfig, size: int, context: dict) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The page around ``size`` articles: its text between their slots, and the root each was given;
+    None when the slots cannot be told apart from the page's text."""
+    from markupsafe import Markup
+
+    roots: dict[int, str] = {}
+
+    def slot(doc: _Slot, root: str):
+        roots[doc.n] = root
+        return Markup(_SLOT.format(doc.n))
+
+    text = template.render(site=site, latest=[_Slot(n) for n in range(size)], article_item=slot, **context)
+    parts = text.split("\x00")
+    # "before", "feedd-article-0", "between", "feedd-article-1", …, "after": each slot once, in order
+    if parts[1::2] != [_SLOT.format(n).strip("\x00") for n in range(size)] or len(roots) != size:
+        return None
+    return tuple(parts[0::2]), tuple(roots[n] for n in range(size))
 
 
 def _by_kind(feeds: Sequence[Feed]) -> list[tuple[FeedKind, list[Feed]]]:

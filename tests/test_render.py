@@ -180,7 +180,7 @@ def test_index_page_has_autodiscovery_links():
     assert 'href="articles/doc-3.html"' in page
 
 
-@pytest.mark.parametrize("render", [render_atom, render_rss])
+@pytest.mark.parametrize("render", [render_atom, render_rss, render_json])
 def test_entries_rendered_once_are_reused_but_never_stale(render):
     """Each entry's XML is kept between renders (feedd.render.RenderMemo): the bytes
     are those of a fresh render, and a changed document gets a new entry."""
@@ -192,10 +192,38 @@ def test_entries_rendered_once_are_reused_but_never_stale(render):
     assert len(memo.entries) == len(DOCS)
     assert render(feed, DOCS, SITE, memo=RenderMemo()) == warm == render(feed, DOCS, SITE, memo=memo)
     edited = [doc(3, title="A new title for three", updated=datetime(2026, 3, 20, tzinfo=timezone.utc))] + DOCS[1:]
-    parsed = parse_feed(render(feed, edited, SITE, memo=memo))
-    assert parsed.entries[0].title == "A new title for three"
-    assert [e.id for e in parsed.entries] == [d.id for d in DOCS]
+    assert render(feed, edited, SITE, memo=memo) == render(feed, edited, SITE)
+    if render is render_json:
+        entries = [(item["title"], item["id"]) for item in json.loads(render(feed, edited, SITE, memo=memo))["items"]]
+    else:
+        entries = [(e.title, e.id) for e in parse_feed(render(feed, edited, SITE, memo=memo)).entries]
+    assert entries[0][0] == "A new title for three"
+    assert [id_ for _, id_ in entries] == [d.id for d in DOCS]
     assert render(feed, DOCS, SITE, memo=memo) == warm
+
+
+def test_json_items_joined_are_the_bytes_json_makes_of_the_whole_feed():
+    from feedd.render import RenderMemo
+
+    memo = RenderMemo()
+    for docs in (DOCS, DOCS[:1], []):
+        body = render_json(ALL, docs, SITE, memo=memo)
+        assert body == (json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def test_pages_from_a_memo_are_the_pages_rendered_whole():
+    """A page's frame (all but its list of articles) is rendered once and the articles put
+    in its slots: the bytes are those of a page rendered without a memo, whatever the list."""
+    from feedd.render import RenderMemo, render_feed_page
+
+    memo = RenderMemo()
+    lang = Feed("topics/ukraine/fr", "topic-language", "Ukraine in French", "fr")
+    edited = [doc(4, title="Four & <five>")] + DOCS
+    for docs in (DOCS, edited, DOCS[1:], [], DOCS):
+        assert render_index(SITE, [ALL, TOPIC], docs, memo) == render_index(SITE, [ALL, TOPIC], docs)
+        for feed, related in ((TOPIC, [lang]), (lang, [])):
+            assert render_feed_page(SITE, feed, docs, 2, related, memo) == render_feed_page(SITE, feed, docs, 2, related)
+    assert len(memo.frames) == 9  # three pages, three lengths of list
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
@@ -217,7 +245,7 @@ def test_a_widened_entry_memo_shrinks_back_afterwards():
     assert len(memo) == 2
     # The two kept are the most recently used: asking for them renders nothing.
     newest = DOCS[-2:]
-    assert all(memo.recall(module._entry_key(d, SITE, "atom", True)) is not None for d in newest)
+    assert not memo.missing(newest, SITE, "atom", True)
 
 
 def test_json_feed_follows_the_1_1_spec():
