@@ -30,7 +30,7 @@ def build(config: Config, now: datetime | None = None, progress: Callable | None
     """Reconcile everything and publish every feed: ``feedd build``."""
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
-    with Index(config.index_path) as index:
+    with Index(config.index_path, writer=True) as index:
         owe(index)
         report = sync(config, index, now, progress=progress)
         written = publish(config, index, now, PublishPlan.of(report, everything=True), RenderMemo())

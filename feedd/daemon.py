@@ -117,6 +117,8 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------
 
     def run(self) -> int:
+        # Before anything else, and refused in one line: another feedd may be publishing this project.
+        self._index = Index(self.config.index_path, shared=True, writer=True)
         self._install_signal_handlers()
         try:
             self.startup()
@@ -129,7 +131,6 @@ class Daemon:
         config = self.config
         config.feeds_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(config.feeds_dir)
-        self._index = Index(config.index_path, shared=True)
         self.hubs = Hubs(config.websub)
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},

@@ -7,7 +7,9 @@ next reconciliation reads again.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,6 +131,30 @@ class NoIndex(FeeddError):
     """Nothing was built yet."""
 
 
+class InUse(FeeddError):
+    """Another feedd writes this index (a daemon, a build): two would publish every drop twice."""
+
+
+def _claim(path: Path) -> int:
+    """An exclusive lock beside the index, held for the life of the descriptor (the kernel drops it
+    when the process dies, even by kill -9); it names its holder's pid for the error."""
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise InUse(f"{path}: in use by another feedd (pid {holder}): one feedd run or feedd build "
+                    "at a time") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class Index:
     @classmethod
     def existing(cls, path: Path) -> Index:
@@ -137,10 +163,12 @@ class Index:
             raise NoIndex(f"no index yet at {path}: run feedd build first")
         return cls(path)
 
-    def __init__(self, path: Path, shared: bool = False):
-        """``shared``: created on one thread, used on another (never two at once)."""
+    def __init__(self, path: Path, shared: bool = False, writer: bool = False):
+        """``shared``: created on one thread, used on another (never two at once); ``writer``: the
+        one process that changes it and publishes from it (:class:`InUse` when another is)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._lock = _claim(path) if writer else None
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not shared)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -190,6 +218,9 @@ class Index:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def __enter__(self) -> Index:
         return self

@@ -277,3 +277,22 @@ def test_journald_gets_lines_without_our_timestamps(site, start_daemon):
     daemon.stop()
     first = daemon.log().splitlines()[0]
     assert first.startswith("INFO reconciling"), first
+
+
+def test_one_feedd_at_a_time_on_a_project(site, start_daemon):
+    """A second daemon, or a build, on a project a daemon publishes is refused in one line (both
+    would read every drop and write feeds/ at once); a daemon killed by -9 leaves no lock behind."""
+    import subprocess
+    import sys
+
+    daemon = start_daemon(site.root)
+    for command in (("run", "--port", "0"), ("build",)):
+        second = subprocess.run([sys.executable, "-m", "feedd", command[0], "--root", str(site.root), *command[1:]],
+                                capture_output=True, text=True, timeout=120)
+        lines = second.stderr.strip().splitlines()
+        assert second.returncode == 2 and len(lines) == 1, second.stderr
+        assert f"in use by another feedd (pid {daemon.proc.pid})" in lines[0]
+    daemon.proc.kill()
+    daemon.proc.wait()
+    daemon = start_daemon(site.root)
+    assert daemon.stop() == 0
