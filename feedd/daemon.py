@@ -9,6 +9,8 @@ Threads and their jobs:
 - worker (APScheduler, one thread): the only user of the index and the only
   writer of ``feeds/``; runs the drain of pending paths, the periodic
   reconciliation, embargo lifts and publish retries, one at a time.
+- scan (at start-up only): walks ``seeds/`` while the worker already reads
+  drops, then hands what it found to the worker's catch-up.
 - http (aiohttp): serves ``feeds/`` read-only.
 - websub (one per configured hub): tells the hub which feeds changed.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from .config import Config, ConfigError, load_config
@@ -36,6 +39,7 @@ from .notify import Notifier
 from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
 from .reconcile import SyncReport, sync
 from .render import RenderMemo
+from .scan import SeedFile, scan
 from .serve import FeedServer
 from .watch import PendingPaths, Watcher
 from .websub import Hubs, changed_feed_urls
@@ -113,6 +117,8 @@ class Daemon:
         self._job_lock = threading.Lock()  # held by the job in flight
         self._drain_due: float | None = None
         self._embargo_checked = utcnow()
+        self._scanner: threading.Thread | None = None
+        self._caught_up = False  # the start-up's reconciliation is done: a publish may settle
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -128,6 +134,9 @@ class Daemon:
         return 0
 
     def startup(self) -> None:
+        """Watch, serve what the last run left, then catch up with seeds/ without holding up drops:
+        the scan runs on a thread of its own (seconds at 100,000 files) while the worker reads
+        what the watcher reports; the catch-up follows on the worker (:meth:`_catch_up`)."""
         config = self.config
         config.feeds_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(config.feeds_dir)
@@ -137,7 +146,9 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
-        # Watch first, so nothing written during the start-up reconciliation is missed.
+        # Watch first, so nothing written during the start-up reconciliation is missed: what the
+        # watcher reports from here on is the drains' to read, not the catch-up's.
+        self.pending.track()
         self._watcher = Watcher(config.seeds_dir, self.pending, self._on_paths, self._on_overflow)
         self._watcher.start()
         # feeds/ from the last run is whole (every write was atomic): serve it at
@@ -149,21 +160,55 @@ class Daemon:
         # feeds/ showed the whole index when the last run stopped: publish what changed since,
         # not everything (at 100,000 documents that takes half a minute, and drops wait on it).
         settled = settled_at(self._index, config) if published_before else None
-        log.info("reconciling %s with the index", config.seeds_dir)
-        self._reconcile(full_publish=settled is None)
+        self._scheduler.start()  # from here on only the worker uses the index
+        self._schedule_drain()
+        self._scanner = threading.Thread(target=self._scan, args=(settled,), name="feedd-scan", daemon=True)
+        self._scanner.start()
+
+    def _scan(self, settled: datetime | None) -> None:
+        """On its own thread: seeds/ as it is now, handed to the worker's catch-up."""
+        log.info("reconciling %s with the index", self.config.seeds_dir)
+        started = time.perf_counter()
+        found = {}
+        for seed in scan(self.config.seeds_dir):
+            if self._stop.is_set():
+                return
+            found[seed.path] = seed
+        log.info("found %d seed files in %.1f s", len(found), time.perf_counter() - started)
+        try:
+            self._scheduler.add_job(self._guarded(self._catch_up), args=[found, settled], id="catch-up")
+        except SchedulerNotRunningError:
+            pass  # stopping
+
+    def _catch_up(self, found: dict[str, SeedFile] | None, settled: datetime | None) -> None:
+        """The start-up reconciliation, from the scan (None: scan now): what changed while stopped.
+        The paths the watcher saw since the scan began are the drains' (read already, or about to be)."""
+        started = time.perf_counter()
+        try:
+            self._reconcile(full_publish=settled is None, scanned=found, since=self.pending.untrack())
+        except Exception as exc:  # the index unwritable, say: try again later, from a scan of its own
+            self._fail(exc)
+            if not self._stop.is_set():
+                self._scheduler.add_job(self._guarded(self._catch_up), "date", args=[None, settled],
+                                        run_date=utcnow() + timedelta(seconds=RETRY_SECONDS), id="catch-up")
+            return
         if self._stop.is_set():
             return
+        self._caught_up = True  # feeds/ shows the whole index once this publish is done: it settles
         if settled is not None:
             self._embargo_checked = settled
             self._lift_embargo()  # documents whose date came while it was stopped
+            if self.health.last_build is None:  # nothing to publish: feeds/ is as the last run left it
+                self.health = dataclasses.replace(self.health, last_build=settled.isoformat(timespec="seconds"))
+        else:
+            self._publish()
         give_back_memory()  # what the catching up took
         if self.server is None:
             self._start_server()  # a first run: serve once there is something to serve
-        rescan = config.daemon.rescan_seconds
+        rescan = self.config.daemon.rescan_seconds
         self._scheduler.add_job(self._guarded(self._reconcile), "interval", seconds=rescan,
                                 jitter=rescan * 0.1, id="reconcile")
-        self._scheduler.start()
-        self._schedule_drain()
+        log.info("caught up in %.1f s", time.perf_counter() - started)
         self.notifier.ready(self.health.status_line())
 
     def _start_server(self) -> None:
@@ -201,6 +246,8 @@ class Daemon:
     def shutdown(self) -> None:
         self.notifier.stopping()
         self._stop.set()
+        if self._scanner:
+            self._scanner.join(timeout=SHUTDOWN_SECONDS)  # it stops at the next file it finds
         if self._watcher:
             self._watcher.stop()
         if self._scheduler and self._scheduler.running:
@@ -279,11 +326,12 @@ class Daemon:
                 give_back_memory()
         self._schedule_drain()
 
-    def _reconcile(self, full_publish: bool = False) -> None:
+    def _reconcile(self, full_publish: bool = False, scanned: dict[str, SeedFile] | None = None,
+                   since: set[str] = frozenset()) -> None:
         """Catch up with everything the watcher did not report (or missed)."""
         owe(self._index)
-        report = sync(self.config, self._index, utcnow(), busy=self.pending.busy(), cancel=self._stop,
-                      min_age=self.config.daemon.settle_seconds)
+        report = sync(self.config, self._index, utcnow(), busy=self.pending.busy() | since, cancel=self._stop,
+                      min_age=self.config.daemon.settle_seconds, scanned=scanned)
         if report.changed:
             log.info("reconciled: %s", report.summary())
         if report.deferred and self._scheduler is not None and not self._stop.is_set():
@@ -323,14 +371,16 @@ class Daemon:
         if report is not None:
             self.plan.add(report)
         if not self.plan and not (report and report.changed):
-            settle(self._index, self.config, utcnow())  # nothing was owed after all
+            if self._caught_up:
+                settle(self._index, self.config, utcnow())  # nothing was owed after all
             self._refresh_health(None)
             return []
         now = utcnow()
         started = time.perf_counter()
         everything = self.plan.everything
         try:
-            written = publish(self.config, self._index, now, self.plan, self.memo)
+            # Until the start-up caught up, feeds/ may lag behind the index elsewhere: not settled.
+            written = publish(self.config, self._index, now, self.plan, self.memo, settles=self._caught_up)
         except OSError as exc:
             self._fail(exc)
             if not self._stop.is_set():

@@ -88,12 +88,14 @@ class PublishPlan:
 
 
 def publish(config: Config, index: Index, now: datetime, plan: PublishPlan | None = None,
-            memo: RenderMemo | None = None) -> list[str]:
+            memo: RenderMemo | None = None, settles: bool = True) -> list[str]:
     """Render and write what ``plan`` owes (no plan: everything); returns the paths written.
 
     A publish of everything also renders missing article pages and takes down
     pages whose document is gone, so a deleted ``feeds/`` comes back whole.
-    On success the plan is settled (emptied); on an error it is left as it was.
+    On success the plan is emptied, and the index told feeds/ shows all of it
+    (:func:`settle`) unless ``settles`` is False (a daemon still catching up);
+    on an error the plan is left as it was.
     """
     plan = plan if plan is not None else PublishPlan(everything=True)
     run = Publication(config, index, now, plan, memo if memo is not None else RenderMemo())
@@ -104,7 +106,8 @@ def publish(config: Config, index: Index, now: datetime, plan: PublishPlan | Non
         run.writer.discard()
         raise
     plan.clear()
-    settle(index, config, now)
+    if settles:
+        settle(index, config, now)
     return run.writer.written
 
 
@@ -113,8 +116,10 @@ PUBLISHED = "published"
 
 
 def publish_stamp(config: Config) -> str:
-    """What feeds/ is made from besides the index: under another, a start-up publishes everything."""
-    return stamp(__version__, repr(config), _templates_digest())
+    """What feeds/ is made from besides the index: under another, a start-up publishes everything.
+    Not where it is served or how the daemon runs (``feedd run --port`` after a build changes nothing)."""
+    made_of = (config.site, config.input, config.feeds, config.language, config.websub, config.topics)
+    return stamp(__version__, repr(made_of), _templates_digest())
 
 
 def owe(index: Index) -> None:

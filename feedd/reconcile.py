@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -123,25 +123,40 @@ def analysis_stamp(config: Config) -> str:
 
 def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
          progress: Callable | None = None, busy: set[str] | frozenset = frozenset(),
-         cancel: threading.Event | None = None, min_age: float = 0.0) -> SyncReport:
+         cancel: threading.Event | None = None, min_age: float = 0.0,
+         scanned: Mapping[str, SeedFile] | None = None) -> SyncReport:
     """Bring the index in line with ``seeds/``: all of it, or just ``paths``.
 
     Unchanged files (same size and mtime) are not read; files with a new stat
     are hashed and analysed only if their bytes changed. A file that vanished
     while one with the same bytes appeared is a move and keeps its id.
-    Paths in ``busy`` (still being written), and files changed less than
-    ``min_age`` seconds ago (a writer the watcher did not report), are left
-    for later (``report.deferred``); ``cancel`` stops it between batches,
-    each committed whole.
+    Paths in ``busy`` (still being written; a folder stands for what is under
+    it), and files changed less than ``min_age`` seconds ago (a writer the
+    watcher did not report), are left for later (``report.deferred``);
+    ``cancel`` stops it between batches, each committed whole. ``scanned``:
+    ``seeds/`` as a scan found it earlier, instead of scanning now; whatever
+    changed since must be in ``busy``.
     """
     # New topic rules or language settings (or a new feedd) re-read everything.
     current = analysis_stamp(config)
     force = index.meta("analysis_stamp") != current
     run = Reconciliation(config, index, now, force)
-    run.look(None if force else paths, busy)
+    run.look(None if force else paths, busy, scanned)
     if run.reconcile(progress, cancel, min_age) and force:
         index.set_meta("analysis_stamp", current)
     return run.report
+
+
+def _within(path: str, paths: set[str] | frozenset) -> bool:
+    """``path`` is one of ``paths``, or under a folder among them."""
+    if path in paths:
+        return True
+    at = path.find("/")
+    while at != -1:
+        if path[:at] in paths:
+            return True
+        at = path.find("/", at + 1)
+    return False
 
 
 class Reconciliation:
@@ -159,11 +174,13 @@ class Reconciliation:
         self.gone_by_hash: dict[str, list[str]] = {}
         self.recovered: dict[str, recover.Published] = {}  # a lost index: what feeds/ says was published
 
-    def look(self, paths: Iterable[str] | None, busy: set[str] | frozenset) -> None:
+    def look(self, paths: Iterable[str] | None, busy: set[str] | frozenset,
+             scanned: Mapping[str, SeedFile] | None = None) -> None:
         """What the index and the disk say: about everything, or just ``paths`` (and folders)."""
         if paths is None:
             self.known = self.index.file_states()
-            self.present = {seed.path: seed for seed in scan(self.config.seeds_dir)}
+            self.present = dict(scanned) if scanned is not None else \
+                {seed.path: seed for seed in scan(self.config.seeds_dir)}
             self.gone = {path: state for path, state in self.known.items() if path not in self.present}
             if not self.known:  # a first build, or a lost index: feeds/ may know better
                 self.recovered = recover.published_identities(self.config.feeds_dir)
@@ -173,8 +190,8 @@ class Reconciliation:
         else:
             self._look_at(paths)
         if busy:
-            self.present = {path: seed for path, seed in self.present.items() if path not in busy}
-            self.gone = {path: state for path, state in self.gone.items() if path not in busy}
+            self.present = {path: seed for path, seed in self.present.items() if not _within(path, busy)}
+            self.gone = {path: state for path, state in self.gone.items() if not _within(path, busy)}
         for path, state in self.gone.items():
             if state.error is None:
                 self.gone_by_hash.setdefault(state.hash, []).append(path)

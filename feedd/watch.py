@@ -36,11 +36,25 @@ class PendingPaths:
         self._clock = clock
         self._lock = threading.Lock()
         self._paths: dict[str, tuple[float, bool]] = {}  # path -> (last event, complete?)
+        self._since: set[str] | None = None  # while tracked: every path touched
 
     def touch(self, path: str, complete: bool) -> None:
         """``complete``: closed after writing, moved in, deleted; else still being written."""
         with self._lock:
             self._paths[path] = (self._clock(), complete)
+            if self._since is not None:
+                self._since.add(path)
+
+    def track(self) -> None:
+        """Remember every path touched from now on (drained or not), until :meth:`untrack`."""
+        with self._lock:
+            self._since = set()
+
+    def untrack(self) -> set[str]:
+        """The paths touched since :meth:`track`; tracking stops."""
+        with self._lock:
+            since, self._since = self._since or set(), None
+        return since
 
     def take_ready(self) -> list[str]:
         now = self._clock()

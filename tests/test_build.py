@@ -276,3 +276,28 @@ def test_an_edited_renamed_file_keeps_its_id_and_its_updated_after_a_lost_index(
     build(project.config, now=NOW)
     again = project.feed("all.atom").entries[0]
     assert [again.id] == first and (again.updated, again.published) == (edited.updated, edited.published)
+
+
+def test_a_scan_taken_earlier_leaves_to_the_drains_what_changed_since(project):
+    """The daemon scans seeds/ at start-up while drops are read (feedd.daemon): the catch-up from
+    that scan leaves the paths the watcher saw since to the drains. A file dropped after the scan
+    is not taken for deleted, one deleted after it is not read again, and a folder moved in stands
+    for the files under it."""
+    from feedd.reconcile import sync
+    from feedd.scan import scan
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    project.seed("a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
+    project.seed("b.txt", " date 2026-03-09 Zelensky a parlé à Kiev lundi devant la presse.")
+    build(project.config, now=now)
+    scanned = {seed.path: seed for seed in scan(project.seeds)}
+    project.seed("c.txt", " date 2026-03-10 Zelensky a parlé à Kiev mardi devant la presse.")
+    (project.seeds / "b.txt").unlink()
+    project.seed("d/e.txt", " date 2026-03-11 Zelensky a parlé à Kiev mercredi devant la presse.")
+    touched = {"b.txt", "c.txt", "d"}  # as the watcher records them
+    with Index(project.config.index_path) as index:
+        drained = sync(project.config, index, now, paths=sorted(touched))
+        assert sorted(drained.added) == ["c.txt", "d/e.txt"] and drained.removed == ["b.txt"]
+        report = sync(project.config, index, now, busy=touched, scanned=scanned)
+        assert not report.changed, report.summary()
+        assert sorted(index.file_states()) == ["a.txt", "c.txt", "d/e.txt"]

@@ -137,3 +137,22 @@ def test_a_drop_that_brings_a_new_feed_lists_it_in_the_opml_files(project):
         publish(project.config, index, now, plan)
         assert (project.feeds / "feeds.opml").stat().st_mtime_ns == before  # no new feed: not touched
     assert opml != (project.feeds / "feeds.opml").read_bytes()
+
+
+def test_feeds_stay_settled_under_another_port_not_under_another_site(project):
+    """A build settles feeds/; a daemon started on another port (feedd run --port), or with other
+    daemon settings, finds them settled and publishes only what changed; another site does not."""
+    import dataclasses
+
+    from feedd.config import DaemonConfig, ServerConfig, SiteConfig
+    from feedd.publish import settled_at
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    project.seed("a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
+    config = project.config
+    build(config, now=now)
+    with Index(config.index_path) as index:
+        assert settled_at(index, config) == now
+        served = dataclasses.replace(config, server=ServerConfig(port=0), daemon=DaemonConfig(settle_seconds=1.0))
+        assert settled_at(index, served) == now
+        assert settled_at(index, dataclasses.replace(config, site=SiteConfig(title="Another"))) is None
