@@ -33,5 +33,6 @@ def build(config: Config, now: datetime | None = None, progress: Callable | None
     with Index(config.index_path, writer=True) as index:
         owe(index)
         report = sync(config, index, now, progress=progress)
-        written = publish(config, index, now, PublishPlan.of(report, everything=True), RenderMemo())
+        # Each page is rendered once: no frames to keep for the next publish (there is none).
+        written = publish(config, index, now, PublishPlan.of(report, everything=True), RenderMemo(frames=0))
     return BuildResult(report, written, time.perf_counter() - started)

@@ -326,7 +326,7 @@ class RenderMemo:
     def __init__(self, entries: int = 3072, items: int = 1024, frames: int = 256):
         self.entries = EntryMemo(entries)  # feed entries, in each format
         self.items = EntryMemo(items)  # articles' lines in pages' lists
-        self.frames = EntryMemo(frames)  # pages around their lists of articles
+        self.frames = EntryMemo(frames)  # pages around their lists of articles (0: pages rendered whole)
 
 
 def _entries(memo: RenderMemo | None) -> EntryMemo:
@@ -521,7 +521,7 @@ class _Slot:
         self.n = n
 
 
-_SLOT = "\x00feedd-article-{}\x00"  # a NUL never comes out of a template: Markup escapes nothing into it
+_SLOT = "\x00feedd-article-{}\x00"  # NULs mark slots: a page whose own text holds one is rendered whole
 
 
 def _list_page(name: str, site: SiteConfig, latest: Sequence[Document], memo: RenderMemo | None,
@@ -531,7 +531,7 @@ def _list_page(name: str, site: SiteConfig, latest: Sequence[Document], memo: Re
     drop re-renders no page around the one new article."""
     template = _templates().get_template(name)
     item = _item_renderer(site, memo)
-    if memo is None or not latest:
+    if memo is None or not latest or not memo.frames.size:
         return template.render(site=site, latest=latest, article_item=item, **context).encode("utf-8")
     key = (name, _site_token(site), len(latest), repr(context))
     frame = memo.frames.recall(key) or _frame(template, site, len(latest), context)
