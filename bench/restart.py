@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from feedd.config import load_config
-from feedd.document import document_key
-from feedd.index import Index
-from feedd.publish import owe
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency import start  # noqa: E402
+
+from feedd.config import load_config  # noqa: E402
+from feedd.document import document_key  # noqa: E402
+from feedd.index import Index  # noqa: E402
+from feedd.publish import owe  # noqa: E402
 
 TEXT = (" date 2026-11-29 Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
         "pour parler de la défense aérienne et de la production de drones.\n")
@@ -32,23 +33,16 @@ def once(root: Path, owed: bool, n: int) -> tuple[float, float]:
     if owed:
         with Index(load_config(root).index_path) as index:
             owe(index)
-    log = root / "restart.log"
     launched = time.perf_counter()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "feedd", "run", "--root", str(root), "--port", "0"],
-                                stdout=out, stderr=subprocess.STDOUT)
+    proc, port = start(root)
     try:
-        while not (match := re.search(r"serving http://127\.0\.0\.1:(\d+)/", log.read_text())):
-            if proc.poll() is not None:
-                raise SystemExit(log.read_text())
-            time.sleep(0.01)
         serving = time.perf_counter() - launched
         relpath = f"restart/{n:05d}.txt"
         (root / "seeds" / "restart").mkdir(exist_ok=True)
         (root / "seeds" / relpath).write_text(TEXT.format(n=n), encoding="utf-8")
         dropped, key = time.perf_counter(), document_key(relpath, None).encode()
         while True:
-            conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=120)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             conn.request("GET", "/topics/ukraine.atom")
             if key in conn.getresponse().read():
                 break

@@ -32,6 +32,14 @@ def entry_ids(daemon, feed):
     return [e.id for e in entries(daemon, feed)]
 
 
+def seed_later(site, daemon, seconds: int) -> datetime:
+    """A document dated ``seconds`` from now (whole seconds), once the daemon has read it."""
+    when = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).replace(microsecond=0)
+    site.seed("later.txt", f"title: Plus tard\ndate: {when.isoformat()}\n\nZelensky parlera à Kiev plus tard.\n")
+    wait_for(lambda: "ingested later.txt" in daemon.log(), message="the ingest")
+    return when
+
+
 def test_drop_edit_move_delete(site, start_daemon):
     daemon = start_daemon(site.root)
     assert daemon.feed("/topics/ukraine.atom").entries == []  # a configured topic exists before its first document
@@ -132,9 +140,7 @@ def test_a_restart_publishes_everything_only_when_a_publish_was_owed(site, start
 def test_a_document_whose_time_came_while_stopped_appears_at_start(site, start_daemon):
     daemon = start_daemon(site.root)
     # Far enough ahead for a first document's inflection lookup (seconds, once per language) and a stop.
-    when = (datetime.now(timezone.utc) + timedelta(seconds=10)).replace(microsecond=0)
-    site.seed("later.txt", f"title: Plus tard\ndate: {when.isoformat()}\n\nZelensky parlera à Kiev plus tard.\n")
-    wait_for(lambda: "ingested later.txt" in daemon.log(), message="the ingest")
+    when = seed_later(site, daemon, seconds=10)
     assert daemon.stop() == 0
     assert datetime.now(timezone.utc) < when  # stopped before its time: this run never published it
     wait_for(lambda: datetime.now(timezone.utc) > when, timeout=12, message="its time")
@@ -161,9 +167,7 @@ def test_sighup_reloads_topic_rules(site, start_daemon):
 
 def test_a_future_document_appears_when_its_time_comes(site, start_daemon):
     daemon = start_daemon(site.root)
-    when = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(microsecond=0)
-    site.seed("later.txt", f"title: Plus tard\ndate: {when.isoformat()}\n\nZelensky parlera à Kiev plus tard.\n")
-    wait_for(lambda: "ingested later.txt" in daemon.log(), message="the ingest")
+    when = seed_later(site, daemon, seconds=3)
     assert entry_ids(daemon, "/all.atom") == []
     wait_for(lambda: entry_ids(daemon, "/all.atom"), timeout=15, message="the embargo to end")
     assert datetime.now(timezone.utc) >= when
