@@ -22,9 +22,10 @@ from . import document
 from . import feeds as registry
 from .model import EPOCH, Document, FeeddError, Feed, Topic
 
+# 5: the tally of documents without an error, kept by triggers.
 # 4: ``updated`` in microseconds, distinct among published documents; when a feed was emptied; drafts.
 # 3: feed membership in one table for every kind (feed_members). 2 and 3 are migrated, 1 rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -102,6 +103,16 @@ CREATE TABLE IF NOT EXISTS archive_pages (
     stamp TEXT,                 -- what it was rendered with; NULL: render it again
     PRIMARY KEY (feed, page)
 ) WITHOUT ROWID;
+-- How many documents have no error (published or embargoed), kept by the database itself:
+-- the daemon reports counts after every change, and counting 100,000 rows takes ~10 ms.
+CREATE TABLE IF NOT EXISTS tally (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS tally_insert AFTER INSERT ON documents WHEN NEW.error IS NULL
+BEGIN UPDATE tally SET n = n + 1 WHERE name = 'ok'; END;
+CREATE TRIGGER IF NOT EXISTS tally_delete AFTER DELETE ON documents WHEN OLD.error IS NULL
+BEGIN UPDATE tally SET n = n - 1 WHERE name = 'ok'; END;
+CREATE TRIGGER IF NOT EXISTS tally_update AFTER UPDATE OF error ON documents
+WHEN (OLD.error IS NULL) != (NEW.error IS NULL)
+BEGIN UPDATE tally SET n = n + (NEW.error IS NULL) - (OLD.error IS NULL) WHERE name = 'ok'; END;
 """
 
 # Newest first; documents of the same date (often only a day is given) by the
@@ -191,6 +202,9 @@ class Index:
             self._migrate_memberships()
         if version in (2, 3):
             self._migrate_updated()
+        if version < 5:
+            self._db.execute("INSERT OR REPLACE INTO tally (name, n)"
+                             " SELECT 'ok', count(*) FROM documents WHERE error IS NULL")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute("COMMIT")
 
@@ -294,15 +308,17 @@ class Index:
             "SELECT path, error FROM documents WHERE error IS NOT NULL AND draft = 1 ORDER BY path LIMIT ?", (limit,)))
 
     def counts(self, now: datetime) -> dict[str, int]:
-        """From the small indexes, never the rows: the daemon asks after every change."""
+        """From the tally and the small indexes, never a count of every row: the daemon asks
+        after every change."""
         at = {"now": _seconds(now)}
 
         def count(where: str) -> int:
             return self._db.execute(f"SELECT count(*) FROM documents WHERE {where}", at).fetchone()[0]
 
+        embargoed = count("error IS NULL AND published > :now")
         return {
-            "published": count("error IS NULL AND published <= :now"),
-            "embargoed": count("error IS NULL AND published > :now"),
+            "published": self._db.execute("SELECT n FROM tally WHERE name = 'ok'").fetchone()[0] - embargoed,
+            "embargoed": embargoed,
             "rejected": count("error IS NOT NULL AND draft = 0"),
             "drafts": count("error IS NOT NULL AND draft = 1"),
         }

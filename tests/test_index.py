@@ -115,6 +115,39 @@ def test_rejected_files_are_listed_and_in_no_feed(index):
     assert index.members(ALL) == [] and index.counts(NOW)["rejected"] == 1
 
 
+def test_counts_follow_every_change(index):
+    """The published count comes from a tally the database keeps: it must match a count of the rows."""
+    def counted():
+        return index.counts(NOW), index._db.execute("SELECT count(*) FROM documents WHERE error IS NULL").fetchone()[0]
+
+    index.put(doc(1), 1, 1, NOW)
+    index.put(doc(2, published=NOW + DAY), 1, 1, NOW)  # embargoed
+    index.put(doc(1, title="Edited"), 1, 2, NOW)  # replaced at its path: still one
+    index.put_rejected("bad.txt", "bad", "tag:x,2026:bad", "hbad", 3, 4, "empty document (no text)", NOW)
+    index.put_rejected("wip.txt", "wip", "tag:x,2026:wip", "hwip", 3, 4, "draft: true", NOW, draft=True)
+    counts, rows = counted()
+    assert counts == {"published": 1, "embargoed": 1, "rejected": 1, "drafts": 1} and rows == 2
+    index.put_rejected("d1.txt", "d1", "tag:x,2026:d1", "h1bad", 3, 4, "empty document (no text)", NOW)
+    index.remove("d2.txt", NOW)
+    index.put(doc(3, path="bad.txt", key="bad"), 1, 1, NOW)  # the rejected file, mended
+    counts, rows = counted()
+    assert counts == {"published": 1, "embargoed": 0, "rejected": 1, "drafts": 1} and rows == 1
+
+
+def test_an_index_before_the_tally_is_counted_on_opening(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    with Index(path) as index:
+        for n in range(3):
+            index.put(doc(n), 1, 1, NOW)
+    with sqlite3.connect(path) as db:  # back to schema 4: no tally
+        db.executescript("DROP TRIGGER tally_insert; DROP TRIGGER tally_delete; DROP TRIGGER tally_update;"
+                         "DROP TABLE tally; PRAGMA user_version = 4;")
+    with Index(path) as index:
+        assert index.counts(NOW)["published"] == 3
+        index.put(doc(9), 1, 1, NOW)
+        assert index.counts(NOW)["published"] == 4
+
+
 def test_states_under_a_folder_are_that_folder_only(index):
     for path in ("a.txt", "a/x.txt", "a/b/y.txt", "a0.txt", "ab/z.txt"):
         index.put(doc(len(path), path=path, key=path.replace("/", "-")), 1, 1, NOW)
@@ -193,6 +226,7 @@ def test_a_schema_2_index_is_migrated_keeping_ids_and_archives(tmp_path):
         for feed in (ALL, UKRAINE, FRENCH, ANAIS, UKRAINE_FR):
             assert keys(index.latest(feed, NOW, 10)) == ["k1"], feed.name
         assert index.archived(ALL) == {"k1": 1}
+        assert index.counts(NOW)["published"] == 1
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
