@@ -34,5 +34,5 @@ def build(config: Config, now: datetime | None = None, progress: Callable | None
         owe(index)
         report = sync(config, index, now, progress=progress)
         # Each page is rendered once: no frames to keep for the next publish (there is none).
-        written = publish(config, index, now, PublishPlan.of(report, everything=True), RenderMemo(frames=0))
+        written = publish(config, index, now, PublishPlan.of(report, everything=True), RenderMemo(frames=0, heads=0))
     return BuildResult(report, written, time.perf_counter() - started)

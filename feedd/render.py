@@ -10,12 +10,13 @@ import html
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from cachetools import LRUCache
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import formatRFC2822
 from lxml import etree
 
 from . import __version__, icons
@@ -135,9 +136,9 @@ class _FeedFixes(BaseExtension):
         return feed
 
 
-def _generator(feed: Feed | None, docs: Sequence[Document], site: SiteConfig, fmt: str, hubs: Sequence[str] = (),
-               self_url: str | None = None, history: Sequence[tuple[str, str]] = (),
-               emptied: datetime | None = None) -> FeedGenerator:
+def _generator(feed: Feed | None, site: SiteConfig, fmt: str, lang: str | None, updated: datetime,
+               hubs: Sequence[str] = (), self_url: str | None = None,
+               history: Sequence[tuple[str, str]] = ()) -> FeedGenerator:
     """A feed without entries (``feed`` None: a scratch feed to render entries in).
     ``history``: RFC 5005 (rel, url) links, which make an archive page."""
     fg = FeedGenerator()
@@ -170,11 +171,44 @@ def _generator(feed: Feed | None, docs: Sequence[Document], site: SiteConfig, fm
     else:  # RSS 2.0: the image's title and link are the channel's, at most 144 pixels wide
         size = str(icons.RSS_IMAGE_SIZE)
         fg.image(site.base_url + icons.RSS_IMAGE, feed_title(site, feed), feed_page_url(site, feed), size, size)
-    lang = feed_language(feed, docs)
     if lang:
         fg.language(lang)
-    fg.updated(feed_updated(docs, emptied).astimezone(site.zone))
+    fg.updated(updated)
     return fg
+
+
+# A date no feed shows: a memoised head carries it where its date goes.
+_HEAD_DATE = datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=timezone.utc)
+
+
+def _head(feed: Feed, docs: Sequence[Document], site: SiteConfig, fmt: str, memo: RenderMemo | None,
+          hubs: Sequence[str] = (), self_url: str | None = None, history: Sequence[tuple[str, str]] = (),
+          emptied: datetime | None = None) -> bytes:
+    """feedgen's feed without entries ("atom" or "rss"). Every change moves a feed's date and
+    nothing else in its head, so the head is made once per what else it says, and the date
+    is written in its place as feedgen writes it."""
+    lang = feed_language(feed, docs)
+    updated = feed_updated(docs, emptied).astimezone(site.zone)
+
+    def made(moment: datetime) -> bytes:
+        fg = _generator(feed, site, fmt, lang, moment, hubs, self_url, history)
+        return fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+
+    if memo is None or not memo.heads.size:
+        return made(updated)
+    key = (_site_token(site), fmt, feed, tuple(hubs), self_url, tuple(history), lang)
+    head = memo.heads.recall(key)
+    if head is None:
+        head = memo.heads.remember(key, made(_HEAD_DATE))
+    placeholder = _feed_date(fmt, _HEAD_DATE)
+    if head.count(placeholder) != 1:  # a title that spells the placeholder out: no memo for this head
+        return made(updated)
+    return head.replace(placeholder, _feed_date(fmt, updated))
+
+
+def _feed_date(fmt: str, moment: datetime) -> bytes:
+    """A feed's date as feedgen writes it: RFC 3339 in Atom, RFC 822 in RSS."""
+    return (moment.isoformat() if fmt == "atom" else formatRFC2822(moment)).encode("ascii")
 
 
 def _add_entries(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, fmt: str, full: bool) -> None:
@@ -213,8 +247,8 @@ def render_atom(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_con
                 emptied: datetime | None = None) -> bytes:
     """The current Atom document; ``archives``: its newest RFC 5005 archive page (0: none)."""
     history = [("prev-archive", site.base_url + archive_path(feed, archives))] if archives else []
-    fg = _generator(feed, docs, site, "atom", hubs, history=history, emptied=emptied)
-    return _atom(fg, docs, site, full_content, memo)
+    head = _head(feed, docs, site, "atom", memo, hubs, history=history, emptied=emptied)
+    return _atom(head, docs, site, full_content, memo)
 
 
 def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], site: SiteConfig,
@@ -225,18 +259,18 @@ def render_archive(feed: Feed, page: int, last: int, docs: Sequence[Document], s
         history.append(("prev-archive", site.base_url + archive_path(feed, page - 1)))
     if page < last:
         history.append(("next-archive", site.base_url + archive_path(feed, page + 1)))
-    fg = _generator(feed, docs, site, "atom", self_url=site.base_url + archive_path(feed, page), history=history,
-                    emptied=emptied)
-    return _atom(fg, docs, site, full_content, memo)
+    head = _head(feed, docs, site, "atom", memo, self_url=site.base_url + archive_path(feed, page), history=history,
+                 emptied=emptied)
+    return _atom(head, docs, site, full_content, memo)
 
 
-def _atom(fg: FeedGenerator, docs: Sequence[Document], site: SiteConfig, full: bool, memo: RenderMemo | None) -> bytes:
-    return _splice(fg.atom_str(pretty=True), b"</feed>", _entries(memo).get_many(docs, site, "atom", full))
+def _atom(head: bytes, docs: Sequence[Document], site: SiteConfig, full: bool, memo: RenderMemo | None) -> bytes:
+    return _splice(head, b"</feed>", _entries(memo).get_many(docs, site, "atom", full))
 
 
 def render_rss(feed: Feed, docs: Sequence[Document], site: SiteConfig, full_content: bool = True,
                hubs: Sequence[str] = (), memo: RenderMemo | None = None, emptied: datetime | None = None) -> bytes:
-    head = _generator(feed, docs, site, "rss", hubs, emptied=emptied).rss_str(pretty=True)
+    head = _head(feed, docs, site, "rss", memo, hubs, emptied=emptied)
     return _splice(head, b"</channel>", _entries(memo).get_many(docs, site, "rss", full_content))
 
 
@@ -323,10 +357,11 @@ class RenderMemo:
     """What the renderers may reuse between calls, owned by whoever runs the pipeline
     (a build, the daemon) and handed to each render; without one, nothing is reused."""
 
-    def __init__(self, entries: int = 3072, items: int = 1024, frames: int = 256):
+    def __init__(self, entries: int = 3072, items: int = 1024, frames: int = 256, heads: int = 512):
         self.entries = EntryMemo(entries)  # feed entries, in each format
         self.items = EntryMemo(items)  # articles' lines in pages' lists
         self.frames = EntryMemo(frames)  # pages around their lists of articles (0: pages rendered whole)
+        self.heads = EntryMemo(heads)  # feeds without their entries, their date left out
 
 
 def _entries(memo: RenderMemo | None) -> EntryMemo:
@@ -354,7 +389,7 @@ def _render_entries(docs: Sequence[Document], site: SiteConfig, fmt: str, full: 
     by json, each alone: :func:`render_json` joins them as json would)."""
     if fmt == "json":
         return [_compact_json(_json_item(doc, site, full)) for doc in docs]
-    fg = _generator(None, docs, site, fmt)
+    fg = _generator(None, site, fmt, None, EPOCH)  # only its entries are kept
     _add_entries(fg, docs, site, fmt, full)
     root = etree.fromstring(fg.atom_str() if fmt == "atom" else fg.rss_str())
     elements = root.findall(f"{{{ATOM_NS}}}entry") if fmt == "atom" else root.findall("channel/item")

@@ -226,6 +226,30 @@ def test_pages_from_a_memo_are_the_pages_rendered_whole():
     assert len(memo.frames) == 9  # three pages, three lengths of list
 
 
+def test_feed_heads_from_a_memo_are_the_heads_feedgen_writes():
+    """A feed's head is kept without its date, which goes in its place: every date, zone, language
+    and archive link gives the bytes of a feed rendered without a memo."""
+    from dataclasses import replace
+
+    from feedd.render import RenderMemo, render_archive
+
+    memo = RenderMemo()
+    lang = Feed("topics/ukraine/fr", "topic-language", "Ukraine in French", "fr")
+    english = [doc(5, lang="en", updated=datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc))]
+    for site in (SITE, replace(SITE, timezone="America/St_Johns")):
+        for docs in (DOCS, DOCS[1:], english, english + DOCS, []):
+            for feed in (ALL, TOPIC, lang):
+                for archives in (0, 3):
+                    assert (render_atom(feed, docs, site, archives=archives, memo=memo)
+                            == render_atom(feed, docs, site, archives=archives))
+                assert render_rss(feed, docs, site, memo=memo) == render_rss(feed, docs, site)
+                assert render_archive(feed, 2, 3, docs, site, memo=memo) == render_archive(feed, 2, 3, docs, site)
+            emptied = datetime(2026, 5, 1, 8, tzinfo=timezone.utc)
+            assert (render_atom(ALL, [], site, memo=memo, emptied=emptied)
+                    == render_atom(ALL, [], site, emptied=emptied))
+    assert len(memo.heads) < 100  # one per feed, format and head, not per date
+
+
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
 def test_entries_rendered_together_are_the_bytes_of_entries_rendered_alone(fmt):
     from feedd import render as module
