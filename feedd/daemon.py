@@ -43,6 +43,7 @@ from .scan import SeedFile, scan
 from .serve import FeedServer
 from .watch import PendingPaths, Watcher
 from .websub import Hubs, changed_feed_urls
+from .workers import start_server
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class Daemon:
         if published_before:
             self._start_server()
         warm_up()  # langdetect's profiles: load them now, not on the first drop
+        start_server()  # the process big batches' workers are forked from
         # feeds/ showed the whole index when the last run stopped: publish what changed since,
         # not everything (at 100,000 documents that takes half a minute, and drops wait on it).
         settled = settled_at(self._index, config) if published_before else None

@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 FILE_MODE = 0o644
 PAGE_SLICE = 500  # article pages rendered per slice: memory stays flat whatever the corpus size
 ENTRY_MEMO_BYTES = 64 * 1024 * 1024  # rendered entries kept while many archive pages are rendered
-SPAWN_PAGES_MIN = 5000  # article pages that pay for spawned workers (a daemon's first start on a big folder)
 IN_FLIGHT = 64  # files handed to the threads and not yet on disk, at most
 WRITER_THREADS = 8  # files created at once (bench/RESULTS.md: ~0.4 ms a file alone here, ~0.06 ms eight at a time)
 BATCH_FILES = 2000  # files made durable together, with one barrier (a build writes them by the ten thousand)
@@ -194,9 +193,8 @@ class Publication:
                 index.set_meta("page_stamp", stamp)
         keys = index.pages_to_render(self.now, self.on_disk if self.full else None)
         render_page = partial(render.render_article, site=config.site, feeds=self.by_name)
-        # Rendered by worker processes in a build (this process writes them meanwhile); a daemon's
-        # drop renders one or two pages, which never pays for spawning workers.
-        with Workers(len(keys), spawn_min=SPAWN_PAGES_MIN) as workers:
+        # Many pages (a build, a burst) are rendered by worker processes while this one writes them.
+        with Workers(len(keys)) as workers:
             for start in range(0, len(keys), PAGE_SLICE):
                 pages = index.documents_by_key(keys[start:start + PAGE_SLICE])
                 for doc, page in zip(pages, workers.map(render_page, pages)):

@@ -3,9 +3,12 @@
 One per core (at most eight), and only for a batch big enough to pay for them.
 Fork where the caller has no other thread (``feedd build``): the workers start
 at once and share what the parent loaded (the language model, the
-templates). A daemon has threads, so its workers are spawned, which costs a
-second or so of start-up. Workers die with
-their parent (Linux: PR_SET_PDEATHSIG), so a killed build leaves none behind.
+templates). A process with threads (the daemon) must not fork itself: its
+workers are forked from a server process that imported feedd once
+(multiprocessing's forkserver, started ahead by :func:`start_server`), not
+spawned, which would import it again for every batch (about a second of
+each worker's time). Workers die with their parent (Linux: PR_SET_PDEATHSIG),
+and the server with the daemon, so a killed build or daemon leaves none behind.
 """
 
 from __future__ import annotations
@@ -21,18 +24,14 @@ PARALLEL_MIN = 64
 class Workers:
     """``map`` over worker processes when the batch is big enough, in this process otherwise."""
 
-    def __init__(self, items: int, initializer: Callable[..., None] | None = None, initargs: tuple = (),
-                 spawn_min: int = PARALLEL_MIN):
-        """``spawn_min``: the batch that pays for spawned workers, for work that is cheap per item."""
+    def __init__(self, items: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()):
         self.pool = None
         count = min(os.cpu_count() or 1, 8)
-        method = "fork" if threading.active_count() == 1 else "spawn"
-        if count > 1 and items >= (PARALLEL_MIN if method == "fork" else max(spawn_min, PARALLEL_MIN)):
-            import multiprocessing
+        if count > 1 and items >= PARALLEL_MIN:
             from concurrent.futures import ProcessPoolExecutor
 
-            self.pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context(method),
-                                            initializer=_start, initargs=(initializer, initargs))
+            self.pool = ProcessPoolExecutor(count, mp_context=_context(), initializer=_start,
+                                            initargs=(initializer, initargs))
 
     def map(self, function: Callable, *iterables: Iterable) -> Iterator:
         """Results in order; with workers, the work starts now and runs while the caller goes on."""
@@ -50,6 +49,33 @@ class Workers:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# What the forkserver imports once, for its workers: the stages they run.
+PRELOAD = ["feedd.reconcile", "feedd.publish"]
+
+
+def _context():
+    import multiprocessing
+
+    return multiprocessing.get_context("fork") if threading.active_count() == 1 else _forkserver()
+
+
+def _forkserver():
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_server() -> None:
+    """Start the forkserver now (a daemon's start-up) rather than at the first big batch:
+    its imports cost its own process a second or so."""
+    from multiprocessing import forkserver
+
+    _forkserver()
+    forkserver.ensure_running()
 
 
 def _start(initializer: Callable[..., None] | None, initargs: tuple) -> None:

@@ -215,6 +215,47 @@ def test_a_lost_index_is_rebuilt_with_the_same_ids(tmp_path, start_daemon):
     assert daemon.stop() == 0
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process under ``pid`` (children of children too), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_a_daemons_workers_read_a_burst_and_die_with_it(tmp_path, start_daemon):
+    """A burst is read by worker processes forked from the daemon's forkserver (a process with
+    threads must not fork itself); SIGKILL of the daemon takes the server and its workers along."""
+    project = Project(tmp_path / "site", FAST)
+    daemon = start_daemon(project.root)
+    wait_for(lambda: json.loads(daemon.get("/healthz")[2])["last_build"], message="the first build")
+    helpers = descendants(daemon.proc.pid)
+    assert helpers, "no forkserver started with the daemon"
+    for n in range(300):
+        (project.seeds / f"burst-{n:04d}.txt").write_text(doc(n), encoding="utf-8")
+    wait_for(lambda: json.loads(daemon.get("/healthz")[2])["documents"] == 300, timeout=120,
+             message="the burst published")
+    log = daemon.log()
+    assert "Traceback" not in log and "change of" in log
+    daemon.proc.kill()
+    daemon.proc.wait(timeout=10)
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower()
+                             for pid in helpers), timeout=10, message="the forkserver to exit")
+    assert_exactly_once(project, {f"burst-{n:04d}.txt" for n in range(300)})
+
+
 def test_a_killed_build_leaves_no_worker_behind(tmp_path):
     """feedd build reads big batches in worker processes; SIGKILL of the parent must take them along."""
     project = Project(tmp_path / "site", FAST)
