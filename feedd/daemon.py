@@ -20,6 +20,7 @@ Lifecycle as in uvicorn: startup, main loop, shutdown in reverse order.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import signal
 import threading
@@ -39,7 +40,7 @@ from .notify import Notifier
 from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
 from .reconcile import SyncReport, sync
 from .render import RenderMemo
-from .scan import SeedFile, scan
+from .scan import SeedFile, pack, scan, unpack
 from .serve import FeedServer
 from .watch import PendingPaths, Watcher
 from .websub import Hubs, changed_feed_urls
@@ -168,26 +169,29 @@ class Daemon:
         self._scanner.start()
 
     def _scan(self, settled: datetime | None) -> None:
-        """On its own thread: seeds/ as it is now, handed to the worker's catch-up."""
+        """On its own thread: seeds/ as it is now, packed (:func:`feedd.scan.unpack` says why) and
+        handed to the worker's catch-up."""
         log.info("reconciling %s with the index", self.config.seeds_dir)
         started = time.perf_counter()
-        found = {}
+        found, count = io.StringIO(), 0
         for seed in scan(self.config.seeds_dir):
             if self._stop.is_set():
                 return
-            found[seed.path] = seed
-        log.info("found %d seed files in %.1f s", len(found), time.perf_counter() - started)
+            found.write(pack(seed))
+            count += 1
+        log.info("found %d seed files in %.1f s", count, time.perf_counter() - started)
         try:
-            self._scheduler.add_job(self._guarded(self._catch_up), args=[found, settled], id="catch-up")
+            self._scheduler.add_job(self._guarded(self._catch_up), args=[found.getvalue(), settled], id="catch-up")
         except SchedulerNotRunningError:
             pass  # stopping
 
-    def _catch_up(self, found: dict[str, SeedFile] | None, settled: datetime | None) -> None:
+    def _catch_up(self, packed: str | None, settled: datetime | None) -> None:
         """The start-up reconciliation, from the scan (None: scan now): what changed while stopped.
         The paths the watcher saw since the scan began are the drains' (read already, or about to be)."""
         started = time.perf_counter()
         try:
-            self._reconcile(full_publish=settled is None, scanned=found, since=self.pending.untrack())
+            self._reconcile(full_publish=settled is None, scanned=None if packed is None else unpack(packed),
+                            since=self.pending.untrack())
         except Exception as exc:  # the index unwritable, say: try again later, from a scan of its own
             self._fail(exc)
             if not self._stop.is_set():

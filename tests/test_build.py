@@ -278,19 +278,31 @@ def test_an_edited_renamed_file_keeps_its_id_and_its_updated_after_a_lost_index(
     assert [again.id] == first and (again.updated, again.published) == (edited.updated, edited.published)
 
 
+def test_a_packed_scan_unpacks_to_the_seeds_it_was_made_of(tmp_path):
+    from feedd.scan import pack, scan, unpack
+
+    for name in ("a.txt", "line\nbreak.txt", "tab\tand space .md", "été/Ωμέγα 0.txt", "deep/er/z.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x" * len(name), encoding="utf-8")
+    seeds = list(scan(tmp_path))
+    assert len(seeds) == 5
+    assert unpack("".join(pack(seed) for seed in seeds)) == {seed.path: seed for seed in seeds}
+    assert unpack("") == {}
+
+
 def test_a_scan_taken_earlier_leaves_to_the_drains_what_changed_since(project):
     """The daemon scans seeds/ at start-up while drops are read (feedd.daemon): the catch-up from
     that scan leaves the paths the watcher saw since to the drains. A file dropped after the scan
     is not taken for deleted, one deleted after it is not read again, and a folder moved in stands
     for the files under it."""
     from feedd.reconcile import sync
-    from feedd.scan import scan
+    from feedd.scan import pack, scan, unpack
 
     now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
     project.seed("a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
     project.seed("b.txt", " date 2026-03-09 Zelensky a parlé à Kiev lundi devant la presse.")
     build(project.config, now=now)
-    scanned = {seed.path: seed for seed in scan(project.seeds)}
+    scanned = unpack("".join(pack(seed) for seed in scan(project.seeds)))  # as the daemon hands it over
     project.seed("c.txt", " date 2026-03-10 Zelensky a parlé à Kiev mardi devant la presse.")
     (project.seeds / "b.txt").unlink()
     project.seed("d/e.txt", " date 2026-03-11 Zelensky a parlé à Kiev mercredi devant la presse.")
