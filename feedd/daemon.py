@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 ALL_FEED_FILE = "all.atom"
 TRIM_AFTER = 50  # paths in one change after which the heap's free memory is given back
+JOIN_AFTER = 50  # paths in one change after which those that became ready while it was read join it
 
 RETRY_SECONDS = 5.0
 OVERFLOW_RECONCILE_DELAY = 1.0  # let the burst that overflowed the queue finish first
@@ -318,8 +319,12 @@ class Daemon:
         if ready:
             started = time.perf_counter()
             owe(self._index)
-            report = sync(self.config, self._index, utcnow(), paths=ready, busy=self.pending.busy(),
-                          cancel=self._stop)
+            report = self._sync(ready)
+            # The rest of a burst, written while its first part was read: one publish for both,
+            # not one more of every feed it touches (once: a steady stream must still be published).
+            if len(ready) >= JOIN_AFTER and (more := self.pending.take_ready()):
+                report.add(self._sync(more))
+                ready += more
             synced = time.perf_counter()
             written = self._publish(report)
             done = time.perf_counter()
@@ -331,6 +336,9 @@ class Daemon:
             if len(ready) >= TRIM_AFTER:
                 give_back_memory()
         self._schedule_drain()
+
+    def _sync(self, paths: list[str]) -> SyncReport:
+        return sync(self.config, self._index, utcnow(), paths=paths, busy=self.pending.busy(), cancel=self._stop)
 
     def _reconcile(self, full_publish: bool = False, scanned: dict[str, SeedFile] | None = None,
                    since: set[str] = frozenset()) -> None:

@@ -45,6 +45,16 @@ class SyncReport:
     keys: set[str] = field(default_factory=set)  # documents that changed: archive pages may hold them
     gone_pages: set[str] = field(default_factory=set)  # article pages to take down
 
+    def add(self, other: SyncReport) -> None:
+        """What another run did too (a daemon's drains joined into one publish)."""
+        for name in ("added", "updated", "moved", "removed", "rejected", "drafts"):
+            getattr(self, name).extend(getattr(other, name))
+        self.unchanged += other.unchanged
+        self.deferred += other.deferred
+        self.feeds |= other.feeds
+        self.keys |= other.keys
+        self.gone_pages |= other.gone_pages
+
     def touch(self, *docs: Document | None) -> None:
         """These documents changed (as they were, and as they are): their feeds are due."""
         for doc in docs:

@@ -313,3 +313,25 @@ def test_a_scan_taken_earlier_leaves_to_the_drains_what_changed_since(project):
         report = sync(project.config, index, now, busy=touched, scanned=scanned)
         assert not report.changed, report.summary()
         assert sorted(index.file_states()) == ["a.txt", "c.txt", "d/e.txt"]
+
+
+def test_a_report_joined_to_another_says_what_both_did():
+    """A daemon's drain joins the rest of a burst into its publish (feedd.daemon): nothing either run
+    did may be lost from the plan or the log line."""
+    from dataclasses import fields
+
+    from feedd.model import Rejected
+    from feedd.reconcile import SyncReport
+
+    first = SyncReport(added=["a.txt"], removed=["gone.txt"], unchanged=2, feeds={"all", "topics/x"},
+                       keys={"a"}, gone_pages={"gone"})
+    second = SyncReport(added=["b.txt"], updated=["c.txt"], moved=[("d.txt", "e.txt")],
+                        rejected=[Rejected("f.txt", "empty")], drafts=["g.md"], unchanged=1, deferred=3,
+                        feeds={"all", "languages/fr"}, keys={"b", "c"}, gone_pages={"old"})
+    first.add(second)
+    assert first == SyncReport(added=["a.txt", "b.txt"], updated=["c.txt"], moved=[("d.txt", "e.txt")],
+                               removed=["gone.txt"], rejected=second.rejected, drafts=["g.md"], unchanged=3,
+                               deferred=3, feeds={"all", "topics/x", "languages/fr"}, keys={"a", "b", "c"},
+                               gone_pages={"gone", "old"})
+    assert {f.name for f in fields(SyncReport)} == {"added", "updated", "moved", "removed", "rejected", "drafts",
+                                                    "unchanged", "deferred", "feeds", "keys", "gone_pages"}
