@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -257,6 +257,43 @@ class Index:
         self._db.execute("COMMIT")
 
     # -- what is there -----------------------------------------------------
+
+    def compare(self, seeds: Iterable[tuple[str, int, int]]) -> tuple[list[tuple[tuple[str, int, int], FileState | None]],
+                                                                       list[FileState], int]:
+        """A scan of seeds/ (path, size, mtime_ns) against what the index holds, joined in SQL: 100,000
+        files compared as Python objects took ~2 s and ~200,000 objects the heap kept.
+
+        Returns the seeds the index has not seen with this stat, or seen with an error (each
+        with its state, or None; in the scan's order), the states of paths no seed matches, and
+        how many seeds there were.
+        """
+        db, seen = self._db, 0
+
+        def numbered():
+            nonlocal seen
+            for seen, (path, size, mtime_ns) in enumerate(seeds, 1):
+                yield path, seen, size, mtime_ns
+
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS scanned (path TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+                   " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL) WITHOUT ROWID")
+        try:
+            with self.batch():
+                db.execute("DELETE FROM temp.scanned")
+                db.executemany("INSERT OR REPLACE INTO temp.scanned VALUES (?, ?, ?, ?)", numbered())
+            state = "d.path, d.key, d.id, d.hash, d.size, d.mtime_ns, d.published, d.updated, d.error"
+            differ = db.execute(
+                f"SELECT s.path, s.size, s.mtime_ns, {state} FROM temp.scanned s LEFT JOIN documents d"
+                " ON d.path = s.path WHERE d.path IS NULL OR d.size != s.size OR d.mtime_ns != s.mtime_ns"
+                " OR d.error IS NOT NULL ORDER BY s.seq").fetchall()
+            unmatched = db.execute(f"SELECT {state} FROM documents d"
+                                   " WHERE NOT EXISTS (SELECT 1 FROM temp.scanned s WHERE s.path = d.path)").fetchall()
+        finally:
+            db.execute("DELETE FROM temp.scanned")
+        return ([(row[:3], _file_state(row[3:]) if row[3] is not None else None) for row in differ],
+                [_file_state(row) for row in unmatched], seen)
+
+    def empty(self) -> bool:
+        return self._db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None
 
     def file_states(self) -> dict[str, FileState]:
         rows = self._db.execute("SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -134,7 +134,7 @@ def analysis_stamp(config: Config) -> str:
 def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | None = None,
          progress: Callable | None = None, busy: set[str] | frozenset = frozenset(),
          cancel: threading.Event | None = None, min_age: float = 0.0,
-         scanned: Mapping[str, SeedFile] | None = None) -> SyncReport:
+         scanned: Iterable[SeedFile] | None = None) -> SyncReport:
     """Bring the index in line with ``seeds/``: all of it, or just ``paths``.
 
     Unchanged files (same size and mtime) are not read; files with a new stat
@@ -178,64 +178,79 @@ class Reconciliation:
         self.now = now
         self.force = force  # read every file again, changed or not
         self.report = SyncReport()
-        self.known: dict[str, FileState] = {}  # what the index holds of the paths looked at
-        self.present: dict[str, SeedFile] = {}  # what the disk holds
+        self.known: dict[str, FileState] = {}  # what the index holds of the paths to read (and more)
+        self.to_read: list[SeedFile] = []  # on disk, not in the index as they are
+        self.seen = 0  # seed files looked at
         self.gone: dict[str, FileState] = {}  # indexed, no longer on disk (unless a move claims them)
         self.gone_by_hash: dict[str, list[str]] = {}
         self.recovered: dict[str, recover.Published] = {}  # a lost index: what feeds/ says was published
 
     def look(self, paths: Iterable[str] | None, busy: set[str] | frozenset,
-             scanned: Mapping[str, SeedFile] | None = None) -> None:
+             scanned: Iterable[SeedFile] | None = None) -> None:
         """What the index and the disk say: about everything, or just ``paths`` (and folders)."""
         if paths is None:
-            self.known = self.index.file_states()
-            self.present = dict(scanned) if scanned is not None else \
-                {seed.path: seed for seed in scan(self.config.seeds_dir)}
-            self.gone = {path: state for path, state in self.known.items() if path not in self.present}
-            if not self.known:  # a first build, or a lost index: feeds/ may know better
+            seeds = scanned if scanned is not None else scan(self.config.seeds_dir)
+            seeds = (seed for seed in seeds if not (busy and _within(seed.path, busy)))
+            if self.force:  # every file is read again: every state is wanted
+                present = {seed.path: seed for seed in seeds}
+                self.known = self.index.file_states()
+                self.seen, self.to_read = len(present), list(present.values())
+                unmatched = [state for path, state in self.known.items() if path not in present]
+            else:
+                differ, unmatched, self.seen = self.index.compare((seed.path, seed.size, seed.mtime_ns)
+                                                                  for seed in seeds)
+                self.known = {state.path: state for _, state in differ if state is not None}
+                self.to_read = [seed for seed, state in ((SeedFile(*row), state) for row, state in differ)
+                                if _needs_reading(state, seed)]
+            self.gone = {state.path: state for state in unmatched if not (busy and _within(state.path, busy))}
+            if self.index.empty():  # a first build, or a lost index: feeds/ may know better
                 self.recovered = recover.published_identities(self.config.feeds_dir)
                 if self.recovered:
                     log.info("no index: identities of %d published articles recovered from their pages",
                              len(self.recovered))
         else:
-            self._look_at(paths)
-        if busy:
-            self.present = {path: seed for path, seed in self.present.items() if not _within(path, busy)}
-            self.gone = {path: state for path, state in self.gone.items() if not _within(path, busy)}
+            present = self._look_at(paths)
+            if busy:
+                present = {path: seed for path, seed in present.items() if not _within(path, busy)}
+                self.gone = {path: state for path, state in self.gone.items() if not _within(path, busy)}
+            self.seen = len(present)
+            self.to_read = [seed for seed in present.values()
+                            if self.force or _needs_reading(self.known.get(seed.path), seed)]
         for path, state in self.gone.items():
             if state.error is None:
                 self.gone_by_hash.setdefault(state.hash, []).append(path)
 
-    def _look_at(self, paths: Iterable[str]) -> None:
-        seeds = self.config.seeds_dir
+    def _look_at(self, paths: Iterable[str]) -> dict[str, SeedFile]:
+        """What the disk holds at ``paths``; the index's states of them, and which of them are gone."""
+        seeds, present = self.config.seeds_dir, {}
         for path in dict.fromkeys(paths):
             full = seeds / path
             if full.is_dir() and not full.is_symlink():
                 for seed in scan(full):
                     relpath = relative_seed_path(seeds, full / seed.path)
                     if relpath:
-                        self.present[relpath] = SeedFile(relpath, seed.size, seed.mtime_ns)
+                        present[relpath] = SeedFile(relpath, seed.size, seed.mtime_ns)
             elif relative_seed_path(seeds, full) == path:
                 seed = stat_seed(seeds, path)
                 if seed:
-                    self.present[path] = seed
+                    present[path] = seed
             # A vanished folder takes the documents under it along.
             for state in self.index.file_states_under(path):
                 self.known[state.path] = state
         for path, state in self.known.items():
-            if path not in self.present and stat_seed(seeds, path) is None:
+            if path not in present and stat_seed(seeds, path) is None:
                 self.gone[path] = state
+        return present
 
     def reconcile(self, progress: Callable | None, cancel: threading.Event | None, min_age: float) -> bool:
         """Read what changed, in batches, and remove what is gone; False when cancelled (the next run goes on)."""
         report = self.report
-        candidates = [seed for seed in self.present.values()
-                      if self.force or _needs_reading(self.known.get(seed.path), seed)]
+        candidates = self.to_read
         if min_age > 0:
             fresh_after = (self.now.timestamp() - min_age) * 1e9
             report.deferred = sum(1 for seed in candidates if seed.mtime_ns > fresh_after)
             candidates = [seed for seed in candidates if seed.mtime_ns <= fresh_after]
-        report.unchanged = len(self.present) - len(candidates)
+        report.unchanged = self.seen - len(candidates)
         if progress and candidates:
             candidates = progress(candidates)
         batches = [candidates[i:i + BATCH] for i in range(0, len(candidates), BATCH)]

@@ -148,6 +148,21 @@ def test_an_index_before_the_tally_is_counted_on_opening(tmp_path):
         assert index.counts(NOW)["published"] == 4
 
 
+def test_a_scan_is_compared_with_the_index_in_its_own_order(index):
+    index.put(doc(1), size=10, mtime_ns=5, first_seen=NOW)  # unchanged below
+    index.put(doc(2), size=10, mtime_ns=5, first_seen=NOW)  # touched below
+    index.put(doc(3), size=10, mtime_ns=5, first_seen=NOW)  # gone below
+    index.put_rejected("bad.txt", "bad", "tag:x,2026:bad", "hbad", 3, 4, "cannot read: permission denied", NOW)
+    scan = [("z-new.txt", 1, 1), ("d2.txt", 10, 6), ("d1.txt", 10, 5), ("bad.txt", 3, 4), ("a-new.txt", 2, 2)]
+    differ, unmatched, seen = index.compare(iter(scan))
+    assert [(seed, state.key if state else None) for seed, state in differ] == [
+        (("z-new.txt", 1, 1), None), (("d2.txt", 10, 6), "d2"), (("bad.txt", 3, 4), "bad"), (("a-new.txt", 2, 2), None)]
+    assert [state.path for state in unmatched] == ["d3.txt"] and seen == 5
+    differ, unmatched, seen = index.compare(iter([]))
+    assert (differ, sorted(unmatched, key=lambda s: s.path), seen) == (
+        [], sorted(index.file_states().values(), key=lambda s: s.path), 0)
+
+
 def test_states_under_a_folder_are_that_folder_only(index):
     for path in ("a.txt", "a/x.txt", "a/b/y.txt", "a0.txt", "ab/z.txt"):
         index.put(doc(len(path), path=path, key=path.replace("/", "-")), 1, 1, NOW)
