@@ -633,9 +633,13 @@ class Index:
         self._db.executemany("UPDATE archive_pages SET stamp = NULL WHERE feed = ? AND page = ?",
                              [(feed.name, page) for page in touched])
 
-    def archive_pages(self, feed: Feed) -> dict[int, str | None]:
-        """Every archive page of ``feed`` and the stamp it was rendered with."""
-        return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ?", (feed.name,)))
+    def archive_pages(self, feed: Feed, unless: str | None = None) -> dict[int, str | None]:
+        """Every archive page of ``feed`` and the stamp it was rendered with; with ``unless``, only
+        the pages not rendered with that stamp (a drop's: "all" has a thousand pages at 100,000)."""
+        if unless is None:
+            return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ?", (feed.name,)))
+        return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ? AND stamp IS NOT ?",
+                                     (feed.name, unless)))
 
     def archive_page(self, feed: Feed, page: int, text: bool = True) -> list[Document]:
         """The documents on one archive page, newest first.

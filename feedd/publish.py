@@ -228,7 +228,7 @@ class Publication:
         stamp = archive_stamp(config)
         work = []
         for feed, last in feeds:
-            pages = index.archive_pages(feed)
+            pages = index.archive_pages(feed, unless=None if self.full else stamp)
             folder = (config.feeds_dir / registry.archive_path(feed, 1)).parent
             on_disk = set(os.listdir(folder)) if pages and self.full and folder.is_dir() else set()
             todo = [page for page, done in pages.items()

@@ -163,6 +163,14 @@ def test_a_scan_is_compared_with_the_index_in_its_own_order(index):
         [], sorted(index.file_states().values(), key=lambda s: s.path), 0)
 
 
+def test_archive_pages_not_rendered_with_a_stamp_are_asked_for_alone(index):
+    index.archive(ALL, [("d1", 1), ("d2", 2), ("d3", 3)], [], set())
+    index.mark_archive_page(ALL, 1, "s1")
+    index.mark_archive_page(ALL, 2, "old")
+    assert index.archive_pages(ALL) == {1: "s1", 2: "old", 3: None}
+    assert index.archive_pages(ALL, unless="s1") == {2: "old", 3: None}
+
+
 def test_states_under_a_folder_are_that_folder_only(index):
     for path in ("a.txt", "a/x.txt", "a/b/y.txt", "a0.txt", "ab/z.txt"):
         index.put(doc(len(path), path=path, key=path.replace("/", "-")), 1, 1, NOW)
