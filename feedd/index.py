@@ -18,6 +18,8 @@ from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from cachetools import LRUCache
+
 from . import document
 from . import feeds as registry
 from .model import EPOCH, Document, FeeddError, Feed, Topic
@@ -121,6 +123,8 @@ _NEWEST_FIRST = "published DESC, mtime_ns DESC, key DESC"
 _DOCUMENT_COLUMNS = "path, key, id, hash, title, published, updated, lang, topics, author, link, summary, content_html"
 _D_COLUMNS = ", ".join("d." + column.strip() for column in _DOCUMENT_COLUMNS.split(","))  # the same, joined as d
 _D_HEAD_COLUMNS = "d.path, d.key, d.id, d.hash, d.published, d.updated, d.lang, d.topics"  # no text
+_D_TEXT_COLUMNS = "d.title, d.author, d.link, d.summary, d.content_html"  # the rest of a document
+DOCUMENTS_KEPT = 512  # whole documents kept by their head row (a drop's feeds: a few hundred)
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ class Index:
         self.path = path
         self._lock = _claim(path) if writer else None
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not shared)
+        self._documents: LRUCache = LRUCache(maxsize=DOCUMENTS_KEPT)  # see _whole
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -488,12 +493,32 @@ class Index:
 
     def latest(self, feed: Feed, now: datetime, limit: int) -> list[Document]:
         """The newest ``limit`` documents of ``feed`` published by ``now``."""
-        rows = self._db.execute(
-            f"SELECT {_D_COLUMNS} FROM feed_members m JOIN documents d ON d.key = m.key"
+        heads = self._db.execute(
+            f"SELECT {_D_HEAD_COLUMNS} FROM feed_members m JOIN documents d ON d.key = m.key"
             " WHERE m.feed = ? AND m.published <= ?"
             " ORDER BY m.published DESC, m.mtime_ns DESC, m.key DESC LIMIT ?",
-            (feed.name, _seconds(now), limit))
-        return [_document(row) for row in rows]
+            (feed.name, _seconds(now), limit)).fetchall()
+        return self._whole(heads)
+
+    def _whole(self, heads: list[tuple]) -> list[Document]:
+        """The documents these head rows (:data:`_D_HEAD_COLUMNS`) stand for, text and all.
+
+        Kept by their head row: a document's text follows from its bytes and path, which the
+        row holds (as ``hash`` and ``path``), so a row never stands for another text. A daemon's
+        drops ask for the same few hundred documents drop after drop.
+        """
+        found = {head[1]: doc for head in heads if (doc := self._documents.get(head)) is not None}
+        missing = [head[1] for head in heads if head[1] not in found]
+        keep = len(heads) <= DOCUMENTS_KEPT // 2  # more at once (a build's long feeds) would only churn
+        for start in range(0, len(missing), 500):
+            part = missing[start:start + 500]
+            rows = self._db.execute(f"SELECT {_D_HEAD_COLUMNS}, {_D_TEXT_COLUMNS} FROM documents d"
+                                    f" WHERE d.key IN ({','.join('?' * len(part))})", part)
+            for row in rows:
+                found[row[1]] = doc = _document_from(row[:8], row[8:])
+                if keep:
+                    self._documents[row[:8]] = doc
+        return [found[head[1]] for head in heads]
 
     def members(self, feed: Feed) -> list[str]:
         """Keys of every document of ``feed``, embargoed ones too, newest first."""
@@ -719,6 +744,17 @@ def _head(row) -> Document:
         path=path, key=key, id=id_, hash=hash_, title="", published=_datetime(published),
         updated=_from_micros(updated), lang=lang, topics=_topics(topics),
         author=None, link=None, summary="", content_html="",
+    )
+
+
+def _document_from(head, text) -> Document:
+    path, key, id_, hash_, published, updated, lang, topics = head
+    title, author, link, summary, content_html = text
+    return Document(
+        path=path, key=key, id=id_, hash=hash_, title=title,
+        published=_datetime(published), updated=_from_micros(updated), lang=lang,
+        topics=_topics(topics),
+        author=author, link=link, summary=summary, content_html=content_html,
     )
 
 

@@ -171,6 +171,22 @@ def test_archive_pages_not_rendered_with_a_stamp_are_asked_for_alone(index):
     assert index.archive_pages(ALL, unless="s1") == {2: "old", 3: None}
 
 
+def test_latest_documents_kept_between_calls_follow_every_change(index):
+    """Whole documents are kept by their head row (feedd.index.Index._whole): an edit (new bytes)
+    or a new tagging (same bytes) must still come back as it is now."""
+    index.put(doc(1), 1, 1, NOW)
+    index.put(doc(2, published=NOW - 2 * DAY), 1, 1, NOW)
+    assert [d.title for d in index.latest(ALL, NOW, 10)] == ["Title 1", "Title 2"]
+    index.put(doc(1, title="Edited", hash="h1-edited", updated=NOW), 1, 2, NOW)
+    index.put(doc(2, published=NOW - 2 * DAY, topics=("energy",)), 1, 1, NOW)
+    assert [(d.title, d.topics[0].slug) for d in index.latest(ALL, NOW, 10)] == [("Edited", "ukraine"),
+                                                                                 ("Title 2", "energy")]
+    for n in range(3, 400):  # more than are kept: read, not kept
+        index.put(doc(n, published=NOW - DAY - timedelta(minutes=n)), 1, 1, NOW)
+    assert [d.key for d in index.latest(ALL, NOW, 400)] == keys(index.latest(ALL, NOW, 400))
+    assert index.latest(ALL, NOW, 400) == [index.get(d.path) for d in index.latest(ALL, NOW, 400)]
+
+
 def test_states_under_a_folder_are_that_folder_only(index):
     for path in ("a.txt", "a/x.txt", "a/b/y.txt", "a0.txt", "ab/z.txt"):
         index.put(doc(len(path), path=path, key=path.replace("/", "-")), 1, 1, NOW)
