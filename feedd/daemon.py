@@ -25,6 +25,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -340,7 +341,7 @@ class Daemon:
     def _sync(self, paths: list[str]) -> SyncReport:
         return sync(self.config, self._index, utcnow(), paths=paths, busy=self.pending.busy(), cancel=self._stop)
 
-    def _reconcile(self, full_publish: bool = False, scanned: dict[str, SeedFile] | None = None,
+    def _reconcile(self, full_publish: bool = False, scanned: Iterable[SeedFile] | None = None,
                    since: set[str] = frozenset()) -> None:
         """Catch up with everything the watcher did not report (or missed)."""
         owe(self._index)
