@@ -33,6 +33,12 @@ def pack(seed: SeedFile) -> str:
     return f"{seed.path}\0{seed.size}\0{seed.mtime_ns}\0"
 
 
+def scan_packed(seeds: Path) -> str:
+    """Every seed file under ``seeds``, packed (:func:`pack`): a daemon's start-up scan, run in a
+    worker process and handed back as one string."""
+    return "".join(pack(seed) for seed in scan(seeds))
+
+
 def unpack(packed: str) -> Iterator[SeedFile]:
     """Seeds packed one after another (:func:`pack`), in their order.
 

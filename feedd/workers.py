@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 
 # This many items or more, and workers pay (bench/build.py: 1.8x on 2 cores).
 PARALLEL_MIN = 64
@@ -67,6 +68,19 @@ def _forkserver():
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
+
+
+def apart(function: Callable, *args) -> Future:
+    """``function(*args)`` in a worker process of its own, forked from the forkserver: work that
+    holds the interpreter for seconds (the start-up's scan) without holding up this process's
+    threads, which would wait on it each time they come back from the disk."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(1, mp_context=_forkserver(), initializer=_start, initargs=(None, ()))
+    try:
+        return pool.submit(function, *args)
+    finally:
+        pool.shutdown(wait=False)  # the worker exits once its one call is done
 
 
 def start_server() -> None:
