@@ -335,3 +335,16 @@ def test_a_report_joined_to_another_says_what_both_did():
                                gone_pages={"gone", "old"})
     assert {f.name for f in fields(SyncReport)} == {"added", "updated", "moved", "removed", "rejected", "drafts",
                                                     "unchanged", "deferred", "feeds", "keys", "gone_pages"}
+
+
+def test_a_scan_run_apart_is_the_scan_run_here(tmp_path):
+    """The daemon scans seeds/ in a worker forked from its forkserver (feedd.workers.apart): another
+    process, the same seeds, packed."""
+    from feedd.scan import scan_packed
+    from feedd.workers import apart
+
+    for n in range(5):
+        (tmp_path / f"d{n}" / f"{n}.txt").parent.mkdir()
+        (tmp_path / f"d{n}" / f"{n}.txt").write_text("x" * n, encoding="utf-8")
+    assert apart(os.getpid).result(timeout=60) != os.getpid()
+    assert apart(scan_packed, tmp_path).result(timeout=60) == scan_packed(tmp_path) != ""
