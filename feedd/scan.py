@@ -42,11 +42,11 @@ def scan_packed(seeds: Path) -> str:
 def unpack(packed: str) -> Iterator[SeedFile]:
     """Seeds packed one after another (:func:`pack`), in their order.
 
-    A long scan kept as one string rather than 100,000 small objects: made on
-    the daemon's scan thread while its worker reads drops, those objects
-    shared the allocator's arenas with the drops' long-lived ones, which then
-    kept the arenas resident long after the scan was let go. Unpacked one
-    seed at a time into the index's comparison (:meth:`feedd.index.Index.compare`).
+    A scan as one string rather than 100,000 small objects: it comes back from
+    the worker process that made it as one object, and is unpacked one seed at
+    a time into the index's comparison (:meth:`feedd.index.Index.compare`), so
+    the daemon's heap never holds the whole scan (100,000 objects made beside
+    the drops' long-lived ones kept the allocator's arenas resident).
     """
     fields = packed.split("\0")
     for path, size, mtime_ns in zip(fields[0:-1:3], fields[1::3], fields[2::3]):
