@@ -177,18 +177,18 @@ class Daemon:
         worker's catch-up, packed (:func:`feedd.scan.unpack` says why)."""
         log.info("reconciling %s with the index", self.config.seeds_dir)
         started = time.perf_counter()
-        scanning = apart(scan_packed, self.config.seeds_dir)
-        while True:
-            try:
-                packed = scanning.result(timeout=STOP_POLL_SECONDS)
-                break
-            except FutureTimeout:
-                if self._stop.is_set():
-                    return  # the worker finishes its scan and exits (or goes with the daemon)
-            except Exception as exc:  # no worker to be had: scan here
-                log.warning("scanning %s in this process (%s)", self.config.seeds_dir, exc)
-                packed = scan_packed(self.config.seeds_dir)
-                break
+        try:
+            scanning = apart(scan_packed, self.config.seeds_dir)
+            while True:
+                try:
+                    packed = scanning.result(timeout=STOP_POLL_SECONDS)
+                    break
+                except FutureTimeout:
+                    if self._stop.is_set():
+                        return  # the worker finishes its scan and exits (or goes with the daemon)
+        except Exception as exc:  # no worker to be had: scan here
+            log.warning("scanning %s in this process (%s)", self.config.seeds_dir, exc)
+            packed = scan_packed(self.config.seeds_dir)
         log.info("found %d seed files in %.1f s", packed.count("\0") // 3, time.perf_counter() - started)
         try:
             self._scheduler.add_job(self._guarded(self._catch_up), args=[packed, settled], id="catch-up")
