@@ -120,10 +120,14 @@ BEGIN UPDATE tally SET n = n + (NEW.error IS NULL) - (OLD.error IS NULL) WHERE n
 # Newest first; documents of the same date (often only a day is given) by the
 # file's modification time, then by key: all derivable from the files.
 _NEWEST_FIRST = "published DESC, mtime_ns DESC, key DESC"
-_DOCUMENT_COLUMNS = "path, key, id, hash, title, published, updated, lang, topics, author, link, summary, content_html"
-_D_COLUMNS = ", ".join("d." + column.strip() for column in _DOCUMENT_COLUMNS.split(","))  # the same, joined as d
-_D_HEAD_COLUMNS = "d.path, d.key, d.id, d.hash, d.published, d.updated, d.lang, d.topics"  # no text
-_D_TEXT_COLUMNS = "d.title, d.author, d.link, d.summary, d.content_html"  # the rest of a document
+# A document's row: its head (what it is made of, without its text), then its text.
+_HEAD_COLUMNS = ("path", "key", "id", "hash", "published", "updated", "lang", "topics")
+_TEXT_COLUMNS = ("title", "author", "link", "summary", "content_html")
+_DOCUMENT_COLUMNS = ", ".join(_HEAD_COLUMNS + _TEXT_COLUMNS)
+_D_COLUMNS = ", ".join(f"d.{column}" for column in _HEAD_COLUMNS + _TEXT_COLUMNS)  # the same, joined as d
+_D_HEAD_COLUMNS = ", ".join(f"d.{column}" for column in _HEAD_COLUMNS)
+# What a reconciliation compares of a path (FileState).
+_STATE_COLUMNS = "path, key, id, hash, size, mtime_ns, published, updated, error"
 DOCUMENTS_KEPT = 512  # whole documents kept by their head row (a drop's feeds: a few hundred)
 
 
@@ -285,7 +289,7 @@ class Index:
             with self.batch():
                 db.execute("DELETE FROM temp.scanned")
                 db.executemany("INSERT OR REPLACE INTO temp.scanned VALUES (?, ?, ?, ?)", numbered())
-            state = "d.path, d.key, d.id, d.hash, d.size, d.mtime_ns, d.published, d.updated, d.error"
+            state = ", ".join(f"d.{column}" for column in _STATE_COLUMNS.split(", "))
             differ = db.execute(
                 f"SELECT s.path, s.size, s.mtime_ns, {state} FROM temp.scanned s LEFT JOIN documents d"
                 " ON d.path = s.path WHERE d.path IS NULL OR d.size != s.size OR d.mtime_ns != s.mtime_ns"
@@ -301,12 +305,12 @@ class Index:
         return self._db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None
 
     def file_states(self) -> dict[str, FileState]:
-        rows = self._db.execute("SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents")
+        rows = self._db.execute(f"SELECT {_STATE_COLUMNS} FROM documents")
         return {row[0]: _file_state(row) for row in rows}
 
     def file_state(self, path: str) -> FileState | None:
         row = self._db.execute(
-            "SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents WHERE path = ?", (path,)
+            f"SELECT {_STATE_COLUMNS} FROM documents WHERE path = ?", (path,)
         ).fetchone()
         return _file_state(row) if row else None
 
@@ -322,7 +326,7 @@ class Index:
     def file_states_under(self, path: str) -> list[FileState]:
         """The state of ``path`` and of every path below it as a folder."""
         rows = self._db.execute(
-            "SELECT path, key, id, hash, size, mtime_ns, published, updated, error FROM documents"
+            f"SELECT {_STATE_COLUMNS} FROM documents"
             " WHERE path = ? OR (path >= ? AND path < ?)",  # a range of the primary key: "a/" ≤ p < "a0"
             (path, path + "/", path + "0"),
         )
@@ -501,7 +505,7 @@ class Index:
         return self._whole(heads)
 
     def _whole(self, heads: list[tuple]) -> list[Document]:
-        """The documents these head rows (:data:`_D_HEAD_COLUMNS`) stand for, text and all.
+        """The documents these head rows (:data:`_HEAD_COLUMNS`) stand for, text and all.
 
         Kept by their head row: a document's text follows from its bytes and path, which the
         row holds (as ``hash`` and ``path``), so a row never stands for another text. A daemon's
@@ -512,12 +516,12 @@ class Index:
         keep = len(heads) <= DOCUMENTS_KEPT // 2  # more at once (a build's long feeds) would only churn
         for start in range(0, len(missing), 500):
             part = missing[start:start + 500]
-            rows = self._db.execute(f"SELECT {_D_HEAD_COLUMNS}, {_D_TEXT_COLUMNS} FROM documents d"
+            rows = self._db.execute(f"SELECT {_D_COLUMNS} FROM documents d"
                                     f" WHERE d.key IN ({','.join('?' * len(part))})", part)
             for row in rows:
-                found[row[1]] = doc = _document_from(row[:8], row[8:])
+                found[row[1]] = doc = _document(row)
                 if keep:
-                    self._documents[row[:8]] = doc
+                    self._documents[row[:len(_HEAD_COLUMNS)]] = doc
         return [found[head[1]] for head in heads]
 
     def members(self, feed: Feed) -> list[str]:
@@ -739,27 +743,15 @@ def _topics(stored: str) -> tuple[Topic, ...]:
 
 
 def _head(row) -> Document:
-    path, key, id_, hash_, published, updated, lang, topics = row
-    return Document(
-        path=path, key=key, id=id_, hash=hash_, title="", published=_datetime(published),
-        updated=_from_micros(updated), lang=lang, topics=_topics(topics),
-        author=None, link=None, summary="", content_html="",
-    )
+    """A document without its text (:data:`_HEAD_COLUMNS`), for a caller that holds its renderings."""
+    return _document(tuple(row) + _NO_TEXT)
 
 
-def _document_from(head, text) -> Document:
-    path, key, id_, hash_, published, updated, lang, topics = head
-    title, author, link, summary, content_html = text
-    return Document(
-        path=path, key=key, id=id_, hash=hash_, title=title,
-        published=_datetime(published), updated=_from_micros(updated), lang=lang,
-        topics=_topics(topics),
-        author=author, link=link, summary=summary, content_html=content_html,
-    )
+_NO_TEXT = ("", None, None, "", "")
 
 
 def _document(row) -> Document:
-    path, key, id_, hash_, title, published, updated, lang, topics, author, link, summary, content_html = row
+    path, key, id_, hash_, published, updated, lang, topics, title, author, link, summary, content_html = row
     return Document(
         path=path, key=key, id=id_, hash=hash_, title=title,
         published=_datetime(published), updated=_from_micros(updated), lang=lang,
