@@ -202,20 +202,20 @@ class Reconciliation:
                 self.known = {state.path: state for _, state in differ if state is not None}
                 self.to_read = [seed for seed, state in ((SeedFile(*row), state) for row, state in differ)
                                 if _needs_reading(state, seed)]
-            self.gone = {state.path: state for state in unmatched if not (busy and _within(state.path, busy))}
+            self.gone = {state.path: state for state in unmatched}
             if self.index.empty():  # a first build, or a lost index: feeds/ may know better
                 self.recovered = recover.published_identities(self.config.feeds_dir)
                 if self.recovered:
                     log.info("no index: identities of %d published articles recovered from their pages",
                              len(self.recovered))
         else:
-            present = self._look_at(paths)
-            if busy:
-                present = {path: seed for path, seed in present.items() if not _within(path, busy)}
-                self.gone = {path: state for path, state in self.gone.items() if not _within(path, busy)}
+            present = {path: seed for path, seed in self._look_at(paths).items()
+                       if not (busy and _within(path, busy))}
             self.seen = len(present)
             self.to_read = [seed for seed in present.values()
                             if self.force or _needs_reading(self.known.get(seed.path), seed)]
+        if busy:
+            self.gone = {path: state for path, state in self.gone.items() if not _within(path, busy)}
         for path, state in self.gone.items():
             if state.error is None:
                 self.gone_by_hash.setdefault(state.hash, []).append(path)
