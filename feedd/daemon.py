@@ -9,8 +9,9 @@ Threads and their jobs:
 - worker (APScheduler, one thread): the only user of the index and the only
   writer of ``feeds/``; runs the drain of pending paths, the periodic
   reconciliation, embargo lifts and publish retries, one at a time.
-- scan (at start-up only): walks ``seeds/`` while the worker already reads
-  drops, then hands what it found to the worker's catch-up.
+- scan (at start-up only): waits for a worker process to walk ``seeds/``
+  while the worker thread already reads drops, then hands what it found to
+  the worker's catch-up.
 - http (aiohttp): serves ``feeds/`` read-only.
 - websub (one per configured hub): tells the hub which feeds changed.
 
@@ -140,8 +141,8 @@ class Daemon:
 
     def startup(self) -> None:
         """Watch, serve what the last run left, then catch up with seeds/ without holding up drops:
-        the scan runs on a thread of its own (seconds at 100,000 files) while the worker reads
-        what the watcher reports; the catch-up follows on the worker (:meth:`_catch_up`)."""
+        the scan runs in a worker process (seconds at 100,000 files) while the worker thread reads
+        what the watcher reports; the catch-up follows on the worker thread (:meth:`_catch_up`)."""
         config = self.config
         config.feeds_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(config.feeds_dir)
@@ -263,7 +264,7 @@ class Daemon:
         self.notifier.stopping()
         self._stop.set()
         if self._scanner:
-            self._scanner.join(timeout=SHUTDOWN_SECONDS)  # it stops at the next file it finds
+            self._scanner.join(timeout=SHUTDOWN_SECONDS)  # it looks at the stop flag every STOP_POLL_SECONDS
         if self._watcher:
             self._watcher.stop()
         if self._scheduler and self._scheduler.running:
