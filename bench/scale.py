@@ -35,7 +35,9 @@ from feedd.document import document_key  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.002  # how often a drop's feed is asked for while waiting (--poll)
-TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
+# {run}: each run's articles are new ones. The same bytes as a file an earlier run deleted would be
+# taken for that file moved back, keeping its id and its key, not the key its path gives (a new one).
+TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} ({run}) "
         "pour parler de la défense aérienne et de la production de drones.\n")
 
 
@@ -65,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.dir or Path(f"/tmp/feedd-scale-{args.n}")
     today = date.today().isoformat()
+    run = time.time_ns()
     print(f"feedd at scale, {args.n:,} documents, {today}")
     if not (args.reuse and (root / ".feedd" / "index.sqlite3").exists()):
         shutil.rmtree(root, ignore_errors=True)
@@ -101,7 +104,7 @@ def main() -> None:
             relpath = f"drop/{n:05d}.txt"
             key = document_key(relpath, None).encode()
             with open(root / "seeds" / relpath, "w", encoding="utf-8") as fh:
-                fh.write(TEXT.format(date=today, n=n))
+                fh.write(TEXT.format(date=today, n=n, run=run))
             dropped = time.perf_counter()
             while key not in get(conn, "/topics/ukraine.atom")[1]:
                 if time.perf_counter() - dropped > 30:
@@ -123,7 +126,7 @@ def main() -> None:
         burst = time.perf_counter()
         for n in range(args.burst):
             relpath = f"drop/burst-{n:05d}.txt"
-            (root / "seeds" / relpath).write_text(TEXT.format(date=today, n=10_000 + n), encoding="utf-8")
+            (root / "seeds" / relpath).write_text(TEXT.format(date=today, n=10_000 + n, run=run), encoding="utf-8")
             keys.append(document_key(relpath, None))
         written_in = time.perf_counter() - burst
         waiting = list(keys)
