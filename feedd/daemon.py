@@ -37,10 +37,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from .config import Config, ConfigError, load_config
 from .index import Index
-from .language import warm_up
+from . import language, render
 from .notify import Notifier
 from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
-from .reconcile import SyncReport, sync
+from .reconcile import SyncReport, keyword_forms_many, sync
 from .render import RenderMemo
 from .scan import SeedFile, scan_packed, unpack
 from .serve import FeedServer
@@ -162,15 +162,23 @@ class Daemon:
         published_before = (config.feeds_dir / ALL_FEED_FILE).is_file()
         if published_before:
             self._start_server()
-        warm_up()  # langdetect's profiles: load them now, not on the first drop
         start_server()  # the process big batches' workers are forked from
         # feeds/ showed the whole index when the last run stopped: publish what changed since,
         # not everything (at 100,000 documents that takes half a minute, and drops wait on it).
         settled = settled_at(self._index, config) if published_before else None
         self._scheduler.start()  # from here on only the worker uses the index
+        self._scheduler.add_job(self._guarded(self._warm_up), id="warm-up")
         self._schedule_drain()
         self._scanner = threading.Thread(target=self._scan, args=(settled,), name="feedd-scan", daemon=True)
         self._scanner.start()
+
+    def _warm_up(self) -> None:
+        """Load now, on the worker thread, what the first drop would otherwise wait for (half a
+        second): the language model, the inflections of the rules' words in the index's
+        languages, the page templates."""
+        language.warm_up()
+        keyword_forms_many(self.config, {feed.lang for feed in self._index.feeds() if feed.lang})
+        render.warm_up()
 
     def _scan(self, settled: datetime | None) -> None:
         """On its own thread: seeds/ as it is now, scanned in a worker process (at 100,000 files,

@@ -478,6 +478,13 @@ def _templates():
     return env
 
 
+def warm_up() -> None:
+    """Compile the page templates ahead of the first change (a daemon's start-up)."""
+    env = _templates()
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+
+
 def facets(doc: Document, placement: str, published: dict[str, Feed] | None = None) -> list[Feed]:
     """The feeds an article's page and list item link to at ``placement`` ("meta", "tags", "byline");
     with ``published`` (feeds by name), only those, as registered."""
