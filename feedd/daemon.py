@@ -40,7 +40,7 @@ from .index import Index
 from . import language, render
 from .notify import Notifier
 from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
-from .reconcile import SyncReport, keyword_forms_many, sync
+from .reconcile import Survey, SyncReport, keyword_forms_many, survey, sync
 from .render import RenderMemo
 from .scan import SeedFile, scan_packed, unpack
 from .serve import FeedServer
@@ -181,36 +181,37 @@ class Daemon:
         render.warm_up()
 
     def _scan(self, settled: datetime | None) -> None:
-        """On its own thread: seeds/ as it is now, scanned in a worker process (at 100,000 files,
-        seconds of the interpreter that drops read meanwhile would wait on) and handed to the
-        worker's catch-up, packed (:func:`feedd.scan.unpack` says why)."""
+        """On its own thread: seeds/ as it is now, scanned and compared with the index in a worker
+        process (:func:`feedd.reconcile.survey`: at 100,000 files, seconds of the interpreter that
+        drops read meanwhile would wait on), and handed to the worker's catch-up."""
         log.info("reconciling %s with the index", self.config.seeds_dir)
         started = time.perf_counter()
         try:
-            scanning = apart(scan_packed, self.config.seeds_dir)
+            scanning = apart(survey, self.config.seeds_dir, self.config.index_path)
             while True:
                 try:
-                    packed = scanning.result(timeout=STOP_POLL_SECONDS)
+                    found = scanning.result(timeout=STOP_POLL_SECONDS)
                     break
                 except FutureTimeout:
                     if self._stop.is_set():
                         return  # the worker finishes its scan and exits (or goes with the daemon)
-        except Exception as exc:  # no worker to be had: scan here
+        except Exception as exc:  # no worker to be had: scan here, and compare in the catch-up
             log.warning("scanning %s in this process (%s)", self.config.seeds_dir, exc)
-            packed = scan_packed(self.config.seeds_dir)
-        log.info("found %d seed files in %.1f s", packed.count("\0") // 3, time.perf_counter() - started)
+            found = Survey(scan_packed(self.config.seeds_dir), None)
+        log.info("found %d seed files in %.1f s%s", found.packed.count("\0") // 3, time.perf_counter() - started,
+                 "" if found.changed is None else f", {len(found.changed)} changed")
         try:
-            self._scheduler.add_job(self._guarded(self._catch_up), args=[packed, settled], id="catch-up")
+            self._scheduler.add_job(self._guarded(self._catch_up), args=[found, settled], id="catch-up")
         except SchedulerNotRunningError:
             pass  # stopping
 
-    def _catch_up(self, packed: str | None, settled: datetime | None) -> None:
+    def _catch_up(self, found: Survey | None, settled: datetime | None) -> None:
         """The start-up reconciliation, from the scan (None: scan now): what changed while stopped.
         The paths the watcher saw since the scan began are the drains' (read already, or about to be)."""
         started = time.perf_counter()
         try:
-            self._reconcile(full_publish=settled is None, scanned=None if packed is None else unpack(packed),
-                            since=self.pending.untrack())
+            self._reconcile(full_publish=settled is None, scanned=None if found is None else unpack(found.packed),
+                            paths=None if found is None else found.changed, since=self.pending.untrack())
         except Exception as exc:  # the index unwritable, say: try again later, from a scan of its own
             self._fail(exc)
             if not self._stop.is_set():
@@ -359,11 +360,12 @@ class Daemon:
         return sync(self.config, self._index, utcnow(), paths=paths, busy=self.pending.busy(), cancel=self._stop)
 
     def _reconcile(self, full_publish: bool = False, scanned: Iterable[SeedFile] | None = None,
-                   since: set[str] = frozenset()) -> None:
-        """Catch up with everything the watcher did not report (or missed)."""
+                   paths: Iterable[str] | None = None, since: set[str] = frozenset()) -> None:
+        """Catch up with everything the watcher did not report (or missed); ``paths``: what a survey
+        found changed, when only those need looking at."""
         owe(self._index)
-        report = sync(self.config, self._index, utcnow(), busy=self.pending.busy() | since, cancel=self._stop,
-                      min_age=self.config.daemon.settle_seconds, scanned=scanned)
+        report = sync(self.config, self._index, utcnow(), paths=paths, busy=self.pending.busy() | since,
+                      cancel=self._stop, min_age=self.config.daemon.settle_seconds, scanned=scanned)
         if report.changed:
             log.info("reconciled: %s", report.summary())
         if report.deferred and self._scheduler is not None and not self._stop.is_set():

@@ -182,14 +182,24 @@ class Index:
             raise NoIndex(f"no index yet at {path}: run feedd build first")
         return cls(path)
 
-    def __init__(self, path: Path, shared: bool = False, writer: bool = False):
+    def __init__(self, path: Path, shared: bool = False, writer: bool = False, read_only: bool = False):
         """``shared``: created on one thread, used on another (never two at once); ``writer``: the
-        one process that changes it and publishes from it (:class:`InUse` when another is)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        one process that changes it and publishes from it (:class:`InUse` when another is);
+        ``read_only``: opened as it is by another process while its writer runs (the daemon's
+        start-up scan compares seeds/ with it in a worker), with no schema work."""
         self.path = path
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _claim(path) if writer else None
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not shared)
         self._documents: LRUCache = LRUCache(maxsize=DOCUMENTS_KEPT)  # see _whole
+        if read_only:
+            self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=30, check_same_thread=not shared)
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._db.close()
+                raise RuntimeError(f"{path}: not an index of this feedd's schema ({SCHEMA_VERSION})")
+            return
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not shared)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -286,9 +296,16 @@ class Index:
         db.execute("CREATE TEMP TABLE IF NOT EXISTS scanned (path TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
                    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL) WITHOUT ROWID")
         try:
-            with self.batch():
+            # One transaction for speed, deferred: only the temporary table is written, and another
+            # process comparing (``read_only``) must not hold up the writer's changes meanwhile.
+            db.execute("BEGIN")
+            try:
                 db.execute("DELETE FROM temp.scanned")
                 db.executemany("INSERT OR REPLACE INTO temp.scanned VALUES (?, ?, ?, ?)", numbered())
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
             state = ", ".join(f"d.{column}" for column in _STATE_COLUMNS.split(", "))
             differ = db.execute(
                 f"SELECT s.path, s.size, s.mtime_ns, {state} FROM temp.scanned s LEFT JOIN documents d"

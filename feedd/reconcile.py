@@ -10,11 +10,13 @@ tells the publish stage (:mod:`feedd.publish`) what to render again.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 
 from . import __version__, document, lemmas, recover
 from .config import Config
@@ -22,7 +24,7 @@ from .feeds import member_names
 from .index import FileState, Index
 from .language import detect_language
 from .model import EPOCH, Document, Parsed, Rejected, Topic, shown_path, stamp
-from .scan import SeedFile, read_seed, relative_seed_path, scan, stat_seed
+from .scan import SeedFile, pack, read_seed, relative_seed_path, scan, stat_seed
 from .topics import DISTINCT_LETTERS, Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
 from .workers import Workers
 
@@ -144,8 +146,9 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
     it), and files changed less than ``min_age`` seconds ago (a writer the
     watcher did not report), are left for later (``report.deferred``);
     ``cancel`` stops it between batches, each committed whole. ``scanned``:
-    ``seeds/`` as a scan found it earlier, instead of scanning now; whatever
-    changed since must be in ``busy``.
+    ``seeds/`` as a scan found it earlier, instead of scanning now, when all
+    of it is looked at (no ``paths``, or new rules that re-read everything);
+    whatever changed since must be in ``busy``.
     """
     # New topic rules or language settings (or a new feedd) re-read everything.
     current = analysis_stamp(config)
@@ -155,6 +158,32 @@ def sync(config: Config, index: Index, now: datetime, paths: Iterable[str] | Non
     if run.reconcile(progress, cancel, min_age) and force:
         index.set_meta("analysis_stamp", current)
     return run.report
+
+
+@dataclass(frozen=True)
+class Survey:
+    """``seeds/`` as a scan found it (packed: :func:`feedd.scan.pack`) and, compared with the index
+    then, the paths whose files it does not hold as they are: new, changed, unreadable before, or
+    gone (None: not compared)."""
+    packed: str
+    changed: tuple[str, ...] | None
+
+
+def survey(seeds: Path, index_path: Path) -> Survey:
+    """Scan ``seeds/`` and compare it with the index, read-only: a daemon's start-up runs this in a
+    worker process (at 100,000 files, seconds that would hold up its drops), and its catch-up then
+    looks at the changed paths alone. The index may change meanwhile only where the daemon's
+    watcher saw files change, and the catch-up leaves those paths to the drains."""
+    found = list(scan(seeds))
+    packed = "".join(pack(seed) for seed in found)
+    try:
+        with Index(index_path, read_only=True) as index:
+            differ, unmatched, _ = index.compare((seed.path, seed.size, seed.mtime_ns) for seed in found)
+    except (sqlite3.Error, RuntimeError) as exc:
+        log.warning("%s: not compared with seeds/ ahead (%s): the catch-up compares all of it", index_path, exc)
+        return Survey(packed, None)
+    changed = [row[0] for row, state in differ if _needs_reading(state, SeedFile(*row))]
+    return Survey(packed, (*changed, *(state.path for state in unmatched)))
 
 
 def _within(path: str, paths: set[str] | frozenset) -> bool:

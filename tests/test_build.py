@@ -295,14 +295,16 @@ def test_a_scan_taken_earlier_leaves_to_the_drains_what_changed_since(project):
     that scan leaves the paths the watcher saw since to the drains. A file dropped after the scan
     is not taken for deleted, one deleted after it is not read again, and a folder moved in stands
     for the files under it."""
-    from feedd.reconcile import sync
-    from feedd.scan import pack, scan, unpack
+    from feedd.reconcile import survey, sync
+    from feedd.scan import unpack
 
     now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
     project.seed("a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
     project.seed("b.txt", " date 2026-03-09 Zelensky a parlé à Kiev lundi devant la presse.")
     build(project.config, now=now)
-    scanned = "".join(pack(seed) for seed in scan(project.seeds))  # as the daemon hands it over
+    project.seed("f.txt", " date 2026-03-12 Zelensky a parlé à Kiev jeudi devant la presse.")  # while stopped
+    found = survey(project.seeds, project.config.index_path)  # as the daemon hands it over
+    assert found.changed == ("f.txt",)
     project.seed("c.txt", " date 2026-03-10 Zelensky a parlé à Kiev mardi devant la presse.")
     (project.seeds / "b.txt").unlink()
     project.seed("d/e.txt", " date 2026-03-11 Zelensky a parlé à Kiev mercredi devant la presse.")
@@ -310,9 +312,41 @@ def test_a_scan_taken_earlier_leaves_to_the_drains_what_changed_since(project):
     with Index(project.config.index_path) as index:
         drained = sync(project.config, index, now, paths=sorted(touched))
         assert sorted(drained.added) == ["c.txt", "d/e.txt"] and drained.removed == ["b.txt"]
-        report = sync(project.config, index, now, busy=touched, scanned=unpack(scanned))
-        assert not report.changed, report.summary()
-        assert sorted(index.file_states()) == ["a.txt", "c.txt", "d/e.txt"]
+        for paths in (found.changed, None):  # the survey's paths, or all of the scan
+            report = sync(project.config, index, now, paths=paths, busy=touched, scanned=unpack(found.packed))
+            assert report.added == (["f.txt"] if paths else []) and report.summary().startswith("1 added" if paths else "0 added")
+            assert not (report.updated or report.removed or report.moved), report.summary()
+        assert sorted(index.file_states()) == ["a.txt", "c.txt", "d/e.txt", "f.txt"]
+
+
+def test_a_survey_names_what_the_index_does_not_hold_as_it_is(project):
+    """A daemon's start-up compares seeds/ with the index in a worker (feedd.reconcile.survey), read-only
+    while the daemon holds it as its writer: new, changed, unreadable and gone files are named, in the
+    scan's order and then the gone ones; files as the index holds them, and rejected ones with the
+    same bytes, are not."""
+    from feedd.reconcile import survey
+    from feedd.scan import scan, unpack
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    for name in ("a", "b", "c", "d"):
+        project.seed(f"{name}.txt", f" date 2026-03-08 Zelensky a parlé à Kiev ({name}) devant la presse.")
+    project.seed("empty.txt", "")
+    build(project.config, now=now)
+    project.seed("b.txt", " date 2026-03-09 Zelensky a parlé à Kiev de nouveau devant la presse, longuement.")
+    (project.seeds / "c.txt").unlink()
+    project.seed("0.txt", " date 2026-03-10 Zelensky a parlé à Kiev mardi devant la presse.")
+    with Index(project.config.index_path, writer=True):
+        found = survey(project.seeds, project.config.index_path)
+    assert found.changed == ("0.txt", "b.txt", "c.txt")
+    assert list(unpack(found.packed)) == list(scan(project.seeds))
+
+
+def test_a_survey_of_an_index_it_cannot_read_compares_nothing(project, caplog):
+    from feedd.reconcile import survey
+
+    project.seed("a.txt", " date 2026-03-08 Zelensky a parlé à Kiev dimanche devant la presse.")
+    assert survey(project.seeds, project.config.index_path).changed is None  # no index yet
+    assert "not compared with seeds/ ahead" in caplog.text
 
 
 def test_a_report_joined_to_another_says_what_both_did():
@@ -337,14 +371,17 @@ def test_a_report_joined_to_another_says_what_both_did():
                                                     "unchanged", "deferred", "feeds", "keys", "gone_pages"}
 
 
-def test_a_scan_run_apart_is_the_scan_run_here(tmp_path):
-    """The daemon scans seeds/ in a worker forked from its forkserver (feedd.workers.apart): another
-    process, the same seeds, packed."""
-    from feedd.scan import scan_packed
+def test_a_survey_run_apart_is_the_survey_run_here(project):
+    """The daemon surveys seeds/ in a worker forked from its forkserver (feedd.workers.apart): another
+    process, the same answer."""
+    from feedd.reconcile import survey
     from feedd.workers import apart
 
     for n in range(5):
-        (tmp_path / f"d{n}" / f"{n}.txt").parent.mkdir()
-        (tmp_path / f"d{n}" / f"{n}.txt").write_text("x" * n, encoding="utf-8")
+        project.seed(f"d{n}/{n}.txt", f" date 2026-03-08 Zelensky a parlé à Kiev {n} fois devant la presse.")
+    build(project.config, now=datetime(2026, 11, 24, 12, tzinfo=timezone.utc))
+    project.seed("d9/new.txt", " date 2026-03-09 Zelensky a parlé à Kiev dimanche devant la presse.")
     assert apart(os.getpid).result(timeout=60) != os.getpid()
-    assert apart(scan_packed, tmp_path).result(timeout=60) == scan_packed(tmp_path) != ""
+    here = survey(project.seeds, project.config.index_path)
+    assert apart(survey, project.seeds, project.config.index_path).result(timeout=60) == here
+    assert here.changed == ("d9/new.txt",) and here.packed.count("\0") == 18
