@@ -107,8 +107,10 @@ class LanguageConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    # A file is read this long after its writer closed it (or it moved in)...
-    settle_seconds: float = 0.2
+    # A file is read this long after its writer closed it (or it moved in), so that a writer that
+    # closes and opens it again at once (a script appending in steps) is read once, whole.
+    # (watchexec debounces file events by the same 50 ms.)
+    settle_seconds: float = 0.05
     # ...or after this long without any change, if no close is ever seen.
     write_timeout_seconds: float = 5.0
     # Full rescans, in case the watcher missed anything (an inotify overflow).
@@ -428,7 +430,7 @@ threshold = 0.70   # lower detector confidence is "und"
 candidates = []    # e.g. ["fr", "en"] to restrict answers to these
 
 [daemon]
-settle_seconds = 0.2         # read a file this long after its writer closed it
+settle_seconds = 0.05        # read a file this long after its writer closed it
 write_timeout_seconds = 5.0  # or after this long unchanged, if no close is seen
 rescan_seconds = 300         # full rescan of seeds/, in case the watcher missed anything
 
