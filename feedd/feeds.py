@@ -255,9 +255,14 @@ def moved_files(old: Feed, new: Feed, archive_pages: int = 0) -> dict[str, str]:
     return moves
 
 
-def children(feed: Feed, feeds: Sequence[Feed]) -> list[Feed]:
-    """The feeds whose page is listed on ``feed``'s page (a topic's feeds in one language)."""
-    return [other for other in feeds if (parent := kind_of(other).parent) and parent(other) == feed.name]
+def children(feeds: Sequence[Feed]) -> dict[str, list[Feed]]:
+    """Each feed's name, and the feeds whose page is listed on its page (a topic's feeds in one
+    language), in order: asked once for all of them, not once a feed (200 feeds at 100,000)."""
+    found: dict[str, list[Feed]] = {}
+    for other in feeds:
+        if parent := kind_of(other).parent:
+            found.setdefault(parent(other), []).append(other)
+    return found
 
 
 def home(feeds: Iterable[Feed]) -> Feed:

@@ -166,6 +166,7 @@ class Publication:
         self.feeds = [feed for feed in registry.published(registered, config.feeds)
                       if feed.name not in self.gone and feed.name not in self.moved]
         self.by_name = {feed.name: feed for feed in self.feeds}
+        self.children = registry.children(self.feeds)
         self.writer = Writer(out)
         articles = out / "articles"
         self.on_disk = set(os.listdir(articles)) if self.full and articles.is_dir() else set()
@@ -265,7 +266,7 @@ class Publication:
             self.writer.write(relpath, data)
         if not registry.kind_of(feed).home:  # the home feed's page is index.html: front()
             self.writer.write(registry.page_path(feed), render.render_feed_page(
-                config.site, feed, docs, last, registry.children(feed, self.feeds), self.memo))
+                config.site, feed, docs, last, self.children.get(feed.name, ()), self.memo))
 
     def take_down(self) -> None:
         """Article pages of documents no longer published (removed, rejected, moved to another key)."""

@@ -75,7 +75,10 @@ def test_paths_and_pages_come_from_the_registry():
     assert registry.page_path(topic_fr) == "topics/ukraine/fr.html"
     assert registry.feed_path(topic_fr, "rss") == "topics/ukraine/fr.rss"
     assert registry.archive_path(topic_fr, 3) == "topics/ukraine/fr/archive/3.atom"
-    assert registry.children(Feed("topics/ukraine", "topic", "Ukraine"), [topic_fr, registry.EVERYTHING]) == [topic_fr]
+    topic_en = Feed("topics/ukraine/en", "topic-language", "Ukraine in English", "en")
+    other = Feed("topics/defence/fr", "topic-language", "Defence in French", "fr")
+    assert registry.children([topic_fr, registry.EVERYTHING, other, topic_en]) == {
+        "topics/ukraine": [topic_fr, topic_en], "topics/defence": [other]}
 
 
 # -- a real build ---------------------------------------------------------------------
