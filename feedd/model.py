@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -78,6 +79,15 @@ class Document:
     link: str | None
     summary: str
     content_html: str
+
+    @cached_property
+    def made_of(self) -> str:
+        """What everything rendered of it is made of, as one string, computed once (its text
+        fields are parsed from the file's bytes, ``hash``, and its path, so these stand for
+        them): renderers key the entries they keep by it, a look-up per entry and format."""
+        topics = "\x1f".join(f"{topic.slug}\x1e{topic.title}" for topic in self.topics)
+        return "\x1d".join((self.path, self.key, self.id, self.hash, self.published.isoformat(),
+                             self.updated.isoformat(), self.lang, topics))
 
 
 @dataclass(frozen=True)

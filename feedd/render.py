@@ -369,13 +369,10 @@ def _entries(memo: RenderMemo | None) -> EntryMemo:
 
 
 def _entry_key(doc: Document, site_token: str, fmt: str, full: bool) -> tuple:
-    """Everything an entry is made of, compactly: its text fields are parsed from the
-    file's bytes (``hash``) and path, so these stand for them; keeping whole documents
-    as keys would hold their text alive and hash it on every look-up. Only strings and
-    datetimes, which hash and compare in C: an LRU hashes its key several times per look-up."""
-    topics = "\x1f".join(f"{topic.slug}\x1e{topic.title}" for topic in doc.topics)
-    return (site_token, fmt, full, doc.path, doc.key, doc.id, doc.hash, doc.published, doc.updated,
-            doc.lang, topics)
+    """Everything an entry is made of, compactly (:attr:`Document.made_of`): keeping whole
+    documents as keys would hold their text alive and hash it on every look-up. Only strings,
+    which keep their hash: an LRU hashes its key several times per look-up."""
+    return (site_token, fmt, full, doc.made_of)
 
 
 @lru_cache(maxsize=8)

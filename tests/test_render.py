@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import json
 import re
@@ -200,6 +201,11 @@ def test_entries_rendered_once_are_reused_but_never_stale(render):
     assert entries[0][0] == "A new title for three"
     assert [id_ for _, id_ in entries] == [d.id for d in DOCS]
     assert render(feed, DOCS, SITE, memo=memo) == warm
+    # Retagged, or found in another language, with the same bytes and dates: a new entry too.
+    for changed in ({"topics": (Topic("peace", "Peace talks"),)}, {"topics": (Topic("ukraine", "Ukraine!"),)},
+                    {"lang": "en"}):
+        again = [dataclasses.replace(DOCS[0], **changed)] + DOCS[1:]
+        assert render(feed, again, SITE, memo=memo) == render(feed, again, SITE) != warm
 
 
 def test_json_items_joined_are_the_bytes_json_makes_of_the_whole_feed():
