@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from feedd.config import load_config
-from feedd.reconcile import analyse, keyword_forms_many, read, tag
+from feedd.reconcile import analyse, matcher, read, tag
 from feedd.topics import Matcher
 
 HERE = Path(__file__).resolve().parent / "topics"
@@ -62,9 +62,8 @@ def main() -> int:
         langs = sorted({a["lang"] for a in articles})
 
         started = time.perf_counter()
-        forms = keyword_forms_many(config, langs)
+        matchers = {lang: matcher(config, lang) for lang in langs}
         lookup_seconds = time.perf_counter() - started
-        matchers = {lang: Matcher(config.topics, lang, forms[lang]) for lang in langs}
 
         rows: dict[str, dict] = defaultdict(lambda: defaultdict(int))
         failures: list[str] = []
@@ -118,7 +117,7 @@ def main() -> int:
               f"{ratio(row['tp'], row['tp'] + row['fp'])} | {ratio(row['tp'], row['tp'] + row['fn'])} | "
               f"{row['traps passed']}/{row['traps']} | {row['forms matched']}/{row['forms']} | {row['other language']} |")
     print(f"\ntagging: {1000 * statistics.median(runs):.3f} ms a document (median of 25 passes); "
-          f"inflections of the rules' {sum(len(f) for f in forms.values())} words in {len(langs)} languages "
+          f"inflections of the rules' {sum(len(m.forms) for m in matchers.values())} words in {len(langs)} languages "
           f"looked up in {lookup_seconds:.2f} s ({'empty cache' if args.cold else 'this machine’s cache'})")
     if missed_forms:
         print(f"\n{len(missed_forms)} intended forms missed:")

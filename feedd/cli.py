@@ -18,7 +18,7 @@ from .config import CONFIG_NAME, DEFAULT_TOML, load_config
 from .document import content_hash, identity, parse
 from .index import Index
 from .model import FeeddError, Rejected, shown_path
-from .reconcile import analyse, keyword_forms
+from .reconcile import analyse, matcher
 from .scan import read_seed, relative_seed_path, stat_seed
 from .topics import DISTINCT_LETTERS, kept_apart, left_out
 from .websub import changed_feed_urls, tell_and_wait
@@ -178,7 +178,7 @@ def cmd_check(args) -> int:
                        for rule, keyword, word in kept_apart(parsed.title, parsed.text, analysis.lang, config.topics)],
         "left_out": [f"[topics.{rule.slug}]: {word!r} is not counted as {keyword!r}: not in the rule's forms"
                      for rule, keyword, word in left_out(parsed.title, parsed.text, analysis.lang, config.topics,
-                                                         keyword_forms(config, analysis.lang))],
+                                                         matcher(config, analysis.lang).forms)],
         "draft": parsed.draft,  # held back from every feed and page while it says so
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -232,7 +232,7 @@ def cmd_topics_suggest(args) -> int:
                 text = _seed_text(config, doc.path)
                 if text:
                     texts.append((doc.lang, text))
-    found = suggest_all(texts, config.topics, lambda lang: keyword_forms(config, lang), args.top)
+    found = suggest_all(texts, config.topics, lambda lang: matcher(config, lang).forms, args.top)
     for lang, suggestions in found.items():
         if args.json:
             print(json.dumps({"language": lang, "phrases": [dataclasses.asdict(s) for s in suggestions]},

@@ -40,7 +40,7 @@ from .index import Index
 from . import language, render
 from .notify import Notifier
 from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
-from .reconcile import Survey, SyncReport, keyword_forms_many, survey, sync
+from .reconcile import Survey, SyncReport, matcher, survey, sync
 from .render import RenderMemo
 from .scan import SeedFile, scan_packed, unpack
 from .serve import FeedServer
@@ -174,10 +174,11 @@ class Daemon:
 
     def _warm_up(self) -> None:
         """Load now, on the worker thread, what the first drop would otherwise wait for (half a
-        second): the language model, the inflections of the rules' words in the index's
-        languages, the page templates."""
+        second): the language model, the rules compiled for the index's languages with their
+        words' inflections, the page templates."""
         language.warm_up()
-        keyword_forms_many(self.config, {feed.lang for feed in self._index.feeds() if feed.lang})
+        for lang in sorted({feed.lang for feed in self._index.feeds() if feed.lang}):
+            matcher(self.config, lang)
         render.warm_up()
 
     def _scan(self, settled: datetime | None) -> None:

@@ -15,17 +15,17 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from . import __version__, document, lemmas, recover
-from .config import Config
+from .config import Config, TopicRule
 from .feeds import member_names
 from .index import FileState, Index
 from .language import detect_language
 from .model import EPOCH, Document, Parsed, Rejected, Topic, shown_path, stamp
 from .scan import SeedFile, pack, read_seed, relative_seed_path, scan, stat_seed
-from .topics import DISTINCT_LETTERS, Forms, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
+from .topics import DISTINCT_LETTERS, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
 from .workers import Workers
 
 log = logging.getLogger(__name__)
@@ -96,15 +96,20 @@ def tag(parsed: Parsed, lang: str, path: str, config: Config, matcher: Matcher) 
 def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
     """Read and tag one document, as :func:`sync` would."""
     parsed, lang = read(raw, path, config)
-    tagging = tag(parsed, lang, path, config, Matcher(config.topics, lang, keyword_forms(config, lang)))
+    tagging = tag(parsed, lang, path, config, matcher(config, lang))
     return Analysis(parsed, lang, tagging.topics), tagging
 
 
-def _read_or_reject(raw: bytes, path: str, config: Config) -> tuple[Parsed, str] | Rejected:
+def _analyse_or_reject(raw: bytes, path: str, config: Config) -> Analysis | Rejected:
+    """:func:`analyse` where :func:`sync` runs it (in the workers, when there are any); a draft is
+    held back untagged."""
     try:
-        return read(raw, path, config)
+        parsed, lang = read(raw, path, config)
     except Rejected as rejection:
         return rejection
+    if parsed.draft:
+        return Analysis(parsed, lang, ())
+    return Analysis(parsed, lang, tag(parsed, lang, path, config, matcher(config, lang)).topics)
 
 
 def _warm_up(config: Config) -> None:
@@ -112,19 +117,21 @@ def _warm_up(config: Config) -> None:
     detect_language("Load the language model before the first real document.", config.language)
 
 
-def keyword_forms(config: Config, lang: str) -> Forms:
-    """Inflections of the rules' words in ``lang`` (cached per machine; see :mod:`feedd.lemmas`)."""
-    return keyword_forms_many(config, [lang])[lang]
-
-
-def keyword_forms_many(config: Config, langs: Iterable[str]) -> dict[str, Forms]:
-    wanted = {lang: rule_words(config.topics, lang) for lang in sorted(set(langs))}
+def matcher(config: Config, lang: str) -> Matcher:
+    """The rules compiled for ``lang`` with their words' inflections, made once per process (a
+    memo of a pure function: the rules are its key); when the inflections cannot be had, the
+    keywords match as written this time, and the next document asks again."""
     try:
-        found = lemmas.lookup_many(wanted)
-    except Exception as exc:  # a child killed for memory, say: match as written this time
+        return _matcher(config.topics, lang)
+    except Exception as exc:  # a child killed for memory, say
         log.warning("could not look up inflections (%s); keywords match as written", exc)
-        return {lang: {} for lang in wanted}
-    return {lang: fold_forms(found[lang], lang) for lang in wanted}
+        return Matcher(config.topics, lang, {})
+
+
+@lru_cache(maxsize=32)
+def _matcher(rules: tuple[TopicRule, ...], lang: str) -> Matcher:
+    found = lemmas.lookup_many({lang: rule_words(rules, lang)})  # an error is raised, not kept
+    return Matcher(rules, lang, fold_forms(found[lang], lang))
 
 
 def analysis_stamp(config: Config) -> str:
@@ -320,28 +327,22 @@ class Reconciliation:
                     self.report.unchanged += 1
                     continue
                 reads.append((seed, raw, digest))
-        results = workers.map(partial(_read_or_reject, config=self.config), [raw for _, raw, _ in reads],
+        results = workers.map(partial(_analyse_or_reject, config=self.config), [raw for _, raw, _ in reads],
                               [seed.path for seed, _, _ in reads])
         return [(seed, digest) for seed, _, digest in reads], results
 
     def _ingest(self, reads: list[tuple[SeedFile, str]], results) -> None:
-        """Tag a read batch and commit it, whole."""
-        config, index, report = self.config, self.index, self.report
+        """Commit a batch read and tagged, whole."""
+        index, report = self.index, self.report
         with index.batch():
-            readings = []
-            for (seed, digest), result in zip(reads, results):
-                if isinstance(result, Rejected):
-                    self._reject(seed, digest, result)
-                else:
-                    readings.append((seed, digest, *result))
-            matchers = {lang: Matcher(config.topics, lang, forms)
-                        for lang, forms in keyword_forms_many(config, {r[3] for r in readings}).items()}
-            for seed, digest, parsed, lang in readings:
-                if parsed.draft:
-                    self._hold(seed, digest, parsed)
+            for (seed, digest), analysis in zip(reads, results):
+                if isinstance(analysis, Rejected):
+                    self._reject(seed, digest, analysis)
+                    continue
+                if analysis.parsed.draft:
+                    self._hold(seed, digest, analysis.parsed)
                     continue
                 state = self.known.get(seed.path)
-                analysis = Analysis(parsed, lang, tag(parsed, lang, seed.path, config, matchers[lang]).topics)
                 previous = index.get(seed.path)
                 source, moved_from = state, None
                 if state is None:

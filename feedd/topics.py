@@ -214,6 +214,7 @@ class Matcher:
     """The rules compiled for one language: compile once, match many documents."""
 
     def __init__(self, rules: Iterable[TopicRule], lang: str, forms: Forms):
+        self.forms = forms  # the inflections it was compiled with
         self.rules = [
             (rule,
              [(keyword, compile_keyword(keyword, _own_forms(rule, lang, forms), lang))

@@ -331,3 +331,27 @@ def test_forms_by_analogy_with_the_words_ending_alike():
 def test_forms_the_dictionary_lacks_or_reads_as_another_word(lang, keyword, found, not_found):
     forms = set(lemmas.lookup(lang, [keyword])[keyword])
     assert found <= forms and not (not_found & forms)
+
+
+def test_rules_compiled_once_a_process_but_not_without_their_inflections(tmp_path, monkeypatch, caplog):
+    """Workers and the daemon tag with rules compiled once (feedd.reconcile.matcher); rules whose
+    inflections could not be had (a child killed for memory) match as written that time only."""
+    from dataclasses import replace
+
+    from feedd.config import Config
+    from feedd.reconcile import matcher
+
+    config = Config(tmp_path, topics=(TopicRule("farming", "Farming", ("tractor",)),))
+
+    def killed(wanted, cache=None):
+        raise MemoryError("the lemmatiser's child was killed")
+
+    monkeypatch.setattr(lemmas, "lookup_many", killed)
+    with caplog.at_level("WARNING", logger="feedd.reconcile"):
+        assert matcher(config, "en").forms == {}
+    assert "keywords match as written" in caplog.text
+    monkeypatch.undo()
+    compiled = matcher(config, "en")
+    assert "tractors" in compiled.forms["tractor"] and matcher(config, "en") is compiled
+    assert matcher(replace(config, topics=(TopicRule("farming", "Farming", ("tractor",)),)), "en") is compiled
+    assert matcher(replace(config, topics=(TopicRule("farming", "Farming", ("plough",)),)), "en") is not compiled
