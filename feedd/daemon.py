@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 ALL_FEED_FILE = "all.atom"
 TRIM_AFTER = 50  # paths in one change after which the heap's free memory is given back
 JOIN_AFTER = 50  # paths in one change after which those that became ready while it was read join it
+# A ready file waits at most this long for others still being written: a folder copied in is
+# one change, not its first few files published on their own (a publish of every feed) and then the rest.
+BURST_WAIT_SECONDS = 0.5
 
 RETRY_SECONDS = 5.0
 STOP_POLL_SECONDS = 0.1  # how often a thread waiting on a worker looks at the stop flag
@@ -106,7 +109,8 @@ class Daemon:
         self.config_path = config_path
         self.notifier = notifier or Notifier()
         self.health = Health()
-        self.pending = PendingPaths(config.daemon.settle_seconds, config.daemon.write_timeout_seconds)
+        self.pending = PendingPaths(config.daemon.settle_seconds, config.daemon.write_timeout_seconds,
+                                    burst_wait=BURST_WAIT_SECONDS)
         self.server: FeedServer | None = None
         self.hubs: Hubs | None = None
         self._index: Index | None = None

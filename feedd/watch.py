@@ -30,9 +30,14 @@ EVENTS = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent,
 class PendingPaths:
     """Paths seen changing, and when each becomes safe to read (thread-safe)."""
 
-    def __init__(self, settle: float, write_timeout: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, settle: float, write_timeout: float, clock: Callable[[], float] = time.monotonic,
+                 burst_wait: float = 0.0):
+        """``burst_wait``: how long a ready path may wait for others still being written, so that a
+        burst (a folder copied in) is read and published as one change, not as its first few files
+        and then the rest."""
         self.settle = settle
         self.write_timeout = max(write_timeout, settle)
+        self.burst_wait = burst_wait
         self._clock = clock
         self._lock = threading.Lock()
         self._paths: dict[str, tuple[float, bool]] = {}  # path -> (last event, complete?)
@@ -59,20 +64,25 @@ class PendingPaths:
     def take_ready(self) -> list[str]:
         now = self._clock()
         with self._lock:
+            released = self._released()
+            if released is None or now < released:
+                return []
             ready = [p for p, (seen, complete) in self._paths.items() if self._is_ready(now, seen, complete)]
             for path in ready:
                 del self._paths[path]
         return sorted(ready)
 
     def next_ready_in(self) -> float | None:
-        """Seconds until the next path is ready (0 if one is), None if none is pending."""
+        """Seconds until :meth:`take_ready` has paths to give (0 if it has), None if none is pending."""
         now = self._clock()
         with self._lock:
-            if not self._paths:
-                return None
-            due = min(seen + (self.settle if complete else self.write_timeout)
-                      for seen, complete in self._paths.values())
-        return max(0.0, due - now)
+            released = self._released()
+        return None if released is None else max(0.0, released - now)
+
+    def _released(self) -> float | None:
+        """When the ready paths are given: once every path is ready, or ``burst_wait`` after the first."""
+        due = [seen + (self.settle if complete else self.write_timeout) for seen, complete in self._paths.values()]
+        return min(max(due), min(due) + self.burst_wait) if due else None
 
     def busy(self) -> set[str]:
         with self._lock:
@@ -83,7 +93,7 @@ class PendingPaths:
             return len(self._paths)
 
     def _is_ready(self, now: float, seen: float, complete: bool) -> bool:
-        return now - seen >= (self.settle if complete else self.write_timeout)
+        return now >= seen + (self.settle if complete else self.write_timeout)
 
 
 class SeedEventHandler(FileSystemEventHandler):

@@ -43,6 +43,28 @@ def test_a_file_still_open_waits_for_its_close_or_the_timeout():
     assert pending.take_ready() == ["slow.txt"]
 
 
+def test_a_burst_is_given_whole_unless_it_goes_on_too_long():
+    """A ready file waits for the others still being written (a folder copied in), at most
+    ``burst_wait``: one change for the burst, and a steady stream still flows."""
+    clock = Clock()
+    pending = PendingPaths(settle=0.05, write_timeout=5, clock=clock, burst_wait=0.5)
+    pending.touch("a.txt", complete=True)
+    clock.now += 0.04
+    pending.touch("b.txt", complete=False)  # being written
+    clock.now += 0.06
+    assert pending.take_ready() == [] and pending.next_ready_in() == pytest.approx(0.45)
+    pending.touch("b.txt", complete=True)
+    assert pending.next_ready_in() == pytest.approx(0.05)
+    clock.now += 0.05
+    assert pending.take_ready() == ["a.txt", "b.txt"] and pending.next_ready_in() is None
+    pending.touch("slow.txt", complete=False)  # a writer that keeps its file open
+    pending.touch("c.txt", complete=True)
+    clock.now += 0.5
+    assert pending.take_ready() == [] and pending.next_ready_in() == pytest.approx(0.05)
+    clock.now += 0.05
+    assert pending.take_ready() == ["c.txt"] and pending.busy() == {"slow.txt"}
+
+
 def test_busy_lists_what_is_not_ready():
     clock = Clock()
     pending = PendingPaths(settle=0.2, write_timeout=5, clock=clock)
