@@ -99,7 +99,16 @@ def _start(initializer: Callable[..., None] | None, initargs: tuple) -> None:
 
 
 def _die_with_parent() -> None:
-    """A worker must not outlive a killed ``feedd build`` (Linux: PR_SET_PDEATHSIG)."""
+    """A worker must not outlive a killed ``feedd build`` or daemon.
+
+    Its parent in the system's eyes gets it killed by dying (Linux: PR_SET_PDEATHSIG); a
+    forkserver's worker is also watched for the death of the process that asked for it, which
+    is not its parent: left waiting for work from a daemon killed in the meantime, it would
+    live on, and keep the forkserver alive with it (it holds the server's lifeline open).
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
     try:
         import ctypes
         import signal
@@ -107,3 +116,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
     except (OSError, AttributeError):
         pass
+    asker = multiprocessing.parent_process()
+    if asker is not None and asker.pid != os.getppid():
+        threading.Thread(target=lambda: (wait([asker.sentinel]), os._exit(1)), name="feedd-asker-gone",
+                         daemon=True).start()

@@ -74,17 +74,20 @@ def test_kill_9_during_a_bulk_drop_loses_and_duplicates_nothing(tmp_path, start_
 
     writer = threading.Thread(target=drop)
     writer.start()
-    kills = 0
+    kills, helpers = 0, set()
     try:
         while kills < 20:
             proc = subprocess.Popen([sys.executable, "-m", "feedd", "run", "--root", str(project.root), "--port", "0"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(0.2, 1.5))  # a random moment is the thing under test
+            helpers |= descendants(proc.pid)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
     finally:
         writer.join()
+    # Nothing a killed daemon started lives on: its forkserver, a worker asked for as it died.
+    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=10, message="the killed daemons' helpers to exit")
     daemon = start_daemon(project.root)
     wait_for(lambda: json.loads(daemon.get("/healthz")[2])["documents"] == total, timeout=180,
              message="every file to be published")
@@ -215,6 +218,14 @@ def test_a_lost_index_is_rebuilt_with_the_same_ids(tmp_path, start_daemon):
     assert daemon.stop() == 0
 
 
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "zombie" not in fh.read().lower()
+    except OSError:
+        return False
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process under ``pid`` (children of children too), from /proc."""
     parents: dict[int, list[int]] = {}
@@ -251,9 +262,26 @@ def test_a_daemons_workers_read_a_burst_and_die_with_it(tmp_path, start_daemon):
     assert "Traceback" not in log and "change of" in log
     daemon.proc.kill()
     daemon.proc.wait(timeout=10)
-    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower()
-                             for pid in helpers), timeout=10, message="the forkserver to exit")
+    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=10, message="the forkserver to exit")
     assert_exactly_once(project, {f"burst-{n:04d}.txt" for n in range(300)})
+
+
+def test_a_daemon_killed_while_its_workers_read_leaves_none_behind(tmp_path, start_daemon):
+    """Workers forked from the forkserver wait on their pool for more work, and hold the server's
+    lifeline: SIGKILL of the daemon in the middle of a burst must still take the server and every
+    worker along (the server dies with the daemon, the workers with the server)."""
+    project = Project(tmp_path / "site", FAST)
+    daemon = start_daemon(project.root)
+    wait_for(lambda: json.loads(daemon.get("/healthz")[2])["last_build"], message="the first build")
+    server = descendants(daemon.proc.pid)
+    for n in range(3000):
+        (project.seeds / f"burst-{n:04d}.txt").write_text(doc(n), encoding="utf-8")
+    wait_for(lambda: len(descendants(daemon.proc.pid) - server) >= 2, timeout=60, message="the burst's workers")
+    helpers = descendants(daemon.proc.pid)
+    daemon.proc.kill()
+    daemon.proc.wait(timeout=10)
+    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=10,
+             message="the forkserver and its workers to exit")
 
 
 def test_a_killed_build_leaves_no_worker_behind(tmp_path):
@@ -283,5 +311,4 @@ def test_a_killed_build_leaves_no_worker_behind(tmp_path):
     pids = workers()
     proc.kill()
     proc.wait(timeout=10)
-    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read().lower()
-                             for pid in pids), timeout=10, message="the workers to exit")
+    wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10, message="the workers to exit")
