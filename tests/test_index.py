@@ -291,3 +291,22 @@ def test_a_schema_3_index_gets_microseconds_and_distinct_updated(tmp_path):
         assert updated["d1"] != updated["d2"]
         assert all(day < updated[k] < day + timedelta(seconds=1) for k in ("d1", "d2"))
         assert index.distinct_updated(updated["d1"], "d9", "d9.txt") == updated["d1"] + timedelta(microseconds=1)
+
+
+def test_updated_taken_by_many_gets_the_first_free_microsecond_in_one_query(tmp_path):
+    """Files written faster than the clock ticks share their time: each later one gets the first
+    free microsecond after it, as a probe one microsecond at a time would, in one query."""
+    with Index(tmp_path / "index.sqlite3") as index:
+        moment = (NOW - DAY).replace(microsecond=500)
+        for n in range(200):  # one run of 200 taken microseconds, a gap, then one more
+            index.put(doc(n, updated=moment + timedelta(microseconds=n if n < 199 else 205)), 1, n, first_seen=NOW)
+        queries = []
+        index._db.set_trace_callback(queries.append)
+        assert index.distinct_updated(moment, "new", "new.txt") == moment + timedelta(microseconds=199)
+        assert index.distinct_updated(moment + timedelta(microseconds=199), "new", "new.txt") == \
+            moment + timedelta(microseconds=199)
+        assert index.distinct_updated(moment + timedelta(microseconds=205), "new", "new.txt") == \
+            moment + timedelta(microseconds=206)
+        assert index.distinct_updated(moment + timedelta(microseconds=3), "d3", "d3.txt") == \
+            moment + timedelta(microseconds=3)  # its own time is not taken from it
+        assert len(queries) == 4
