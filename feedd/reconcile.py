@@ -24,7 +24,7 @@ from .feeds import member_names
 from .index import FileState, Index
 from .language import detect_language
 from .model import EPOCH, Document, Parsed, Rejected, Topic, shown_path, stamp
-from .scan import SeedFile, pack, read_seed, relative_seed_path, scan, stat_seed
+from .scan import SeedFile, read_seed, relative_seed_path, scan, scan_packed, stat_seed, unpack
 from .topics import DISTINCT_LETTERS, Matcher, Tagging, assign_topics, fold_forms, folder_of, rule_words
 from .workers import Workers
 
@@ -181,11 +181,10 @@ def survey(seeds: Path, index_path: Path) -> Survey:
     worker process (at 100,000 files, seconds that would hold up its drops), and its catch-up then
     looks at the changed paths alone. The index may change meanwhile only where the daemon's
     watcher saw files change, and the catch-up leaves those paths to the drains."""
-    found = list(scan(seeds))
-    packed = "".join(pack(seed) for seed in found)
+    packed = scan_packed(seeds)
     try:
         with Index(index_path, read_only=True) as index:
-            differ, unmatched, _ = index.compare((seed.path, seed.size, seed.mtime_ns) for seed in found)
+            differ, unmatched, _ = index.compare((seed.path, seed.size, seed.mtime_ns) for seed in unpack(packed))
     except (sqlite3.Error, RuntimeError) as exc:
         log.warning("%s: not compared with seeds/ ahead (%s): the catch-up compares all of it", index_path, exc)
         return Survey(packed, None)

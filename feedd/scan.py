@@ -34,8 +34,8 @@ def pack(seed: SeedFile) -> str:
 
 
 def scan_packed(seeds: Path) -> str:
-    """Every seed file under ``seeds``, packed (:func:`pack`): a daemon's start-up scan, run in a
-    worker process and handed back as one string."""
+    """Every seed file under ``seeds``, packed (:func:`pack`): a daemon's start-up scan, handed back
+    as one string from the worker that makes it (:func:`feedd.reconcile.survey`)."""
     return "".join(pack(seed) for seed in scan(seeds))
 
 
@@ -44,9 +44,10 @@ def unpack(packed: str) -> Iterator[SeedFile]:
 
     A scan as one string rather than 100,000 small objects: it comes back from
     the worker process that made it as one object, and is unpacked one seed at
-    a time into the index's comparison (:meth:`feedd.index.Index.compare`), so
-    the daemon's heap never holds the whole scan (100,000 objects made beside
-    the drops' long-lived ones kept the allocator's arenas resident).
+    a time where all of it is compared with the index
+    (:meth:`feedd.index.Index.compare`), so the daemon's heap never holds the
+    whole scan (100,000 objects made beside the drops' long-lived ones kept the
+    allocator's arenas resident).
     """
     fields = packed.split("\0")
     for path, size, mtime_ns in zip(fields[0:-1:3], fields[1::3], fields[2::3]):
