@@ -129,6 +129,7 @@ _D_HEAD_COLUMNS = ", ".join(f"d.{column}" for column in _HEAD_COLUMNS)
 # What a reconciliation compares of a path (FileState).
 _STATE_COLUMNS = "path, key, id, hash, size, mtime_ns, published, updated, error"
 DOCUMENTS_KEPT = 512  # whole documents kept by their head row (a drop's feeds: a few hundred)
+HEADS_KEPT = 1024  # documents without their text, by their head row (a drop's open archive pages: ~600)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class Index:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _claim(path) if writer else None
         self._documents: LRUCache = LRUCache(maxsize=DOCUMENTS_KEPT)  # see _whole
+        self._heads: LRUCache = LRUCache(maxsize=HEADS_KEPT)  # see _headed
         if read_only:
             self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                        timeout=30, check_same_thread=not shared)
@@ -703,7 +705,16 @@ class Index:
             f"SELECT {columns} FROM archive_entries a JOIN documents d ON d.key = a.key"
             " WHERE a.feed = ? AND a.page = ?"
             " ORDER BY d.published DESC, d.mtime_ns DESC, d.key DESC", (feed.name, page))
-        return [_document(row) if text else _head(row) for row in rows]
+        return [_document(row) for row in rows] if text else [self._headed(row) for row in rows]
+
+    def _headed(self, row: tuple) -> Document:
+        """A head row's document without its text, the same object as long as the row is the same:
+        each drop re-renders its feeds' open archive pages, whose other hundred documents are
+        unchanged, and a document computes what its renderings are keyed by once."""
+        doc = self._heads.get(row)
+        if doc is None:
+            doc = self._heads[row] = _head(row)
+        return doc
 
     def archive_page_starts(self, feed: Feed, pages: list[int]) -> dict[int, int]:
         """Each of these archive pages' oldest date (UTC seconds): the order to render many pages in."""

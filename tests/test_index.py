@@ -163,6 +163,23 @@ def test_a_scan_is_compared_with_the_index_in_its_own_order(index):
         [], sorted(index.file_states().values(), key=lambda s: s.path), 0)
 
 
+def test_an_archive_pages_heads_are_kept_while_their_rows_stand(index):
+    """A drop re-renders its feeds' open archive pages: their documents without text come back as
+    the same objects while their rows are unchanged, and as they are now once one changes."""
+    for n in (1, 2, 3):
+        index.put(doc(n, published=NOW - DAY * n), size=10, mtime_ns=n, first_seen=NOW)
+    index.archive(ALL, [("d1", 1), ("d2", 1), ("d3", 1)], [], set())
+    first = index.archive_page(ALL, 1, text=False)
+    assert [d.key for d in first] == ["d1", "d2", "d3"] and all(d.title == "" for d in first)
+    again = index.archive_page(ALL, 1, text=False)
+    assert all(a is b for a, b in zip(first, again))
+    index.put(doc(2, published=NOW - DAY * 2, topics=("peace",)), size=11, mtime_ns=9, first_seen=NOW)
+    now = index.archive_page(ALL, 1, text=False)
+    assert now[0] is first[0] and now[2] is first[2]
+    assert now[1] is not first[1] and [t.slug for t in now[1].topics] == ["peace"]
+    assert [t.slug for t in index.archive_page(ALL, 1)[1].topics] == ["peace"]
+
+
 def test_archive_pages_not_rendered_with_a_stamp_are_asked_for_alone(index):
     index.archive(ALL, [("d1", 1), ("d2", 2), ("d3", 3)], [], set())
     index.mark_archive_page(ALL, 1, "s1")
