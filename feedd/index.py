@@ -264,12 +264,14 @@ class Index:
         self.close()
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction: all of it lands, or none of it."""
+    def batch(self, immediate: bool = True) -> Iterator[None]:
+        """One transaction: all of it lands, or none of it. ``immediate=False``: one that writes
+        only temporary tables, and takes no lock on the index until it reads (a comparison in
+        another process, :meth:`compare`, must not hold up the writer's changes)."""
         if self._db.in_transaction:
             yield
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
             yield
         except BaseException:
@@ -298,16 +300,9 @@ class Index:
         db.execute("CREATE TEMP TABLE IF NOT EXISTS scanned (path TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
                    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL) WITHOUT ROWID")
         try:
-            # One transaction for speed, deferred: only the temporary table is written, and another
-            # process comparing (``read_only``) must not hold up the writer's changes meanwhile.
-            db.execute("BEGIN")
-            try:
+            with self.batch(immediate=False):
                 db.execute("DELETE FROM temp.scanned")
                 db.executemany("INSERT OR REPLACE INTO temp.scanned VALUES (?, ?, ?, ?)", numbered())
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
             state = ", ".join(f"d.{column}" for column in _STATE_COLUMNS.split(", "))
             differ = db.execute(
                 f"SELECT s.path, s.size, s.mtime_ns, {state} FROM temp.scanned s LEFT JOIN documents d"
