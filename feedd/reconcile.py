@@ -101,15 +101,11 @@ def analyse(raw: bytes, path: str, config: Config) -> tuple[Analysis, Tagging]:
 
 
 def _analyse_or_reject(raw: bytes, path: str, config: Config) -> Analysis | Rejected:
-    """:func:`analyse` where :func:`sync` runs it (in the workers, when there are any); a draft is
-    held back untagged."""
+    """:func:`analyse` where :func:`sync` runs it (in the workers, when there are any)."""
     try:
-        parsed, lang = read(raw, path, config)
+        return analyse(raw, path, config)[0]
     except Rejected as rejection:
         return rejection
-    if parsed.draft:
-        return Analysis(parsed, lang, ())
-    return Analysis(parsed, lang, tag(parsed, lang, path, config, matcher(config, lang)).topics)
 
 
 def _warm_up(config: Config) -> None:
@@ -188,7 +184,7 @@ def survey(seeds: Path, index_path: Path) -> Survey:
     except (sqlite3.Error, RuntimeError) as exc:
         log.warning("%s: not compared with seeds/ ahead (%s): the catch-up compares all of it", index_path, exc)
         return Survey(packed, None)
-    changed = [row[0] for row, state in differ if _needs_reading(state, SeedFile(*row))]
+    changed = [seed.path for seed in _to_read(differ)]
     return Survey(packed, (*changed, *(state.path for state in unmatched)))
 
 
@@ -235,8 +231,7 @@ class Reconciliation:
                 differ, unmatched, self.seen = self.index.compare((seed.path, seed.size, seed.mtime_ns)
                                                                   for seed in seeds)
                 self.known = {state.path: state for _, state in differ if state is not None}
-                self.to_read = [seed for seed, state in ((SeedFile(*row), state) for row, state in differ)
-                                if _needs_reading(state, seed)]
+                self.to_read = _to_read(differ)
             self.gone = {state.path: state for state in unmatched}
             if self.index.empty():  # a first build, or a lost index: feeds/ may know better
                 self.recovered = recover.published_identities(self.config.feeds_dir)
@@ -477,6 +472,12 @@ class Reconciliation:
                 if old:
                     self.report.gone_pages.add(old.key)
                 log.info("removed %s", shown_path(path))
+
+
+def _to_read(differ: list[tuple[tuple[str, int, int], FileState | None]]) -> list[SeedFile]:
+    """The seeds a comparison with the index (:meth:`feedd.index.Index.compare`) found different
+    that need reading, in its order."""
+    return [seed for seed, state in ((SeedFile(*row), state) for row, state in differ) if _needs_reading(state, seed)]
 
 
 def _needs_reading(state: FileState | None, seed: SeedFile) -> bool:
