@@ -194,6 +194,7 @@ class Index:
         self._lock = _claim(path) if writer else None
         self._documents: LRUCache = LRUCache(maxsize=DOCUMENTS_KEPT)  # see _whole
         self._heads: LRUCache = LRUCache(maxsize=HEADS_KEPT)  # see _headed
+        self._taken_up_to: dict[int, int] = {}  # see distinct_updated
         if read_only:
             self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                        timeout=30, check_same_thread=not shared)
@@ -250,6 +251,7 @@ class Index:
         for path, key, updated in tied:
             moment = self.distinct_updated(_from_micros(updated), key, path)
             self._db.execute("UPDATE documents SET updated = ? WHERE path = ?", (_micros(moment), path))
+            self._taken_up_to.clear()  # its old microsecond may be free again
 
     def close(self) -> None:
         self._db.close()
@@ -277,6 +279,8 @@ class Index:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        finally:
+            self._taken_up_to.clear()
         self._db.execute("COMMIT")
 
     # -- what is there -----------------------------------------------------
@@ -439,14 +443,20 @@ class Index:
         moment = document.tie_broken(moment, key)
         wanted = _micros(moment)
         # One query, the first free microsecond from ``wanted`` on, not one query a microsecond:
-        # files written faster than the clock ticks (a burst, a tar) share one, and the thousandth
-        # of them would have asked a thousand times.
+        # files written faster than the clock ticks (a burst, a tar) share one. The search walks
+        # the taken ones from where this transaction's last search for ``wanted`` ended (all
+        # before it were taken then, and none is freed until a row is dropped), not from
+        # ``wanted``: the thousandth of a burst would walk the 999 before it.
+        start = self._taken_up_to.get(wanted, wanted)
         taken = "SELECT 1 FROM documents WHERE updated = {} AND error IS NULL AND path != :path"
         free = self._db.execute(
             f"SELECT CASE WHEN NOT EXISTS ({taken.format(':wanted')}) THEN :wanted"
-            f" ELSE (SELECT d.updated + 1 FROM documents d WHERE d.updated >= :wanted AND d.error IS NULL"
+            f" WHEN NOT EXISTS ({taken.format(':start')}) THEN :start"
+            f" ELSE (SELECT d.updated + 1 FROM documents d WHERE d.updated >= :start AND d.error IS NULL"
             f" AND d.path != :path AND NOT EXISTS ({taken.format('d.updated + 1')}) ORDER BY d.updated LIMIT 1) END",
-            {"wanted": wanted, "path": path}).fetchone()[0]
+            {"wanted": wanted, "start": start, "path": path}).fetchone()[0]
+        if self._db.in_transaction:
+            self._taken_up_to[wanted] = free
         return moment + timedelta(microseconds=free - wanted)
 
     def remove(self, path: str, now: datetime | None = None) -> Document | None:
@@ -479,6 +489,7 @@ class Index:
     def _drop(self, path: str) -> None:
         row = self._db.execute("SELECT key FROM documents WHERE path = ?", (path,)).fetchone()
         if row:
+            self._taken_up_to.clear()  # its microsecond is free again
             self._db.execute("DELETE FROM feed_members WHERE key = ?", (row[0],))
             self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
 

@@ -327,3 +327,33 @@ def test_updated_taken_by_many_gets_the_first_free_microsecond_in_one_query(tmp_
         assert index.distinct_updated(moment + timedelta(microseconds=3), "d3", "d3.txt") == \
             moment + timedelta(microseconds=3)  # its own time is not taken from it
         assert len(queries) == 4
+
+
+def test_a_burst_sharing_one_time_walks_only_what_it_has_not_walked_yet(tmp_path):
+    """A thousand files of one clock tick: each search for a free microsecond resumes where the
+    last one for that time ended in the transaction, not at the first of the run (which made a
+    burst quadratic); a dropped document's microsecond is found again, and a new transaction
+    starts afresh."""
+    with Index(tmp_path / "index.sqlite3") as index:
+        moment = (NOW - DAY).replace(microsecond=500)
+        steps = [0]
+
+        def step():
+            steps[0] += 1
+        index._db.set_progress_handler(step, 1)  # one call per SQLite instruction
+
+        def given(n: int) -> tuple[int, int]:
+            steps[0] = 0
+            updated = index.distinct_updated(moment, f"d{n}", f"d{n}.txt")
+            index.put(doc(n, updated=updated), 1, n, first_seen=NOW)
+            return (updated - moment) // timedelta(microseconds=1), steps[0]
+
+        with index.batch():
+            runs = [given(n) for n in range(300)]
+            assert [at for at, _ in runs] == list(range(300))
+            assert runs[-1][1] < 3 * runs[2][1]  # the 300th costs what the 3rd did
+            index.remove("d7.txt")
+            assert given(300)[0] == 7
+            assert given(301)[0] == 300
+        with index.batch():
+            assert given(302)[0] == 301
