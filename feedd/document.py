@@ -40,6 +40,8 @@ _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*?)[ \t]*$")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»”’)]*\s|(?<=[。！？])")
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+# Control characters no text holds (tab, newlines and form feed aside), and U+FFFD: a binary file's marks.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
 _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$")
 
 
@@ -118,7 +120,7 @@ def decode(raw: bytes, path: str) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = _detect_charset(raw, path)
-    controls = sum(1 for c in text if c < " " and c not in "\t\n\r\f") + text.count("\ufffd")
+    controls = len(_CONTROL.findall(text))
     if controls > max(8, len(text) // 50):
         raise Rejected(path, "binary file (too many control characters for text)")
     return text

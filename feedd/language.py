@@ -106,7 +106,7 @@ _ORTHOGRAPHY = tuple(
 def detect_language(text: str, config: LanguageConfig) -> str:
     """The BCP 47 code of ``text``'s language, or ``und`` when unsure."""
     sample = language_sample(text)
-    letters = sum(1 for c in sample if c.isalpha())
+    letters = sum(map(str.isalpha, sample))
     if letters < MIN_SCRIPT_CHARS:
         return UNDETERMINED
     for code, pattern in _DECIDING:

@@ -466,6 +466,7 @@ def _templates():
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship with the package: no stat of each one at every page
     )
     env.filters["direction"] = text_direction
     env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
