@@ -36,7 +36,7 @@ def stage_timers() -> dict[str, list[float]]:
     """Wrap each stage of a publish (and the sync) in a timer; their times, one list per stage."""
     from collections import defaultdict
 
-    from feedd import archive, index, publish as stages
+    from feedd import archive, index, publish as stages, reconcile
 
     spent: dict[str, list[float]] = defaultdict(list)
 
@@ -55,6 +55,9 @@ def stage_timers() -> dict[str, list[float]]:
         timed(stages.Publication, name, name)
     timed(index.Index, "latest", "  latest (in due_feeds)")
     timed(archive, "update", "  archive.update (in due_feeds)")
+    timed(reconcile.Reconciliation, "look", "  look at the paths (in sync)")
+    timed(reconcile.Reconciliation, "_prepare", "  read the files, hand them to the workers (in sync)")
+    timed(reconcile.Reconciliation, "_ingest", "  the workers' results into the index (in sync)")
     timed(stages.Writer, "flush", "flush")
     timed(stages, "_make_durable", "  syncfs before the renames (in flush)")
     timed(stages, "_make_renames_durable", "  the renames made durable (in flush)")

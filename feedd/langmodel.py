@@ -42,6 +42,7 @@ _LATIN = re.compile(r"[A-z]")  # langdetect's test: 'A' <= ch <= 'z'
 # langdetect means to leave Latin Extended Additional out of this count, but compares
 # a block number with a block name, so it counts every character from U+0300.
 _NON_LATIN = re.compile("[\u0300-\U0010ffff]")
+_VI_MARK = re.compile("[\u0300\u0301\u0303\u0309\u0323]")  # what langdetect's normalize_vi composes
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,16 @@ def clean(text: str) -> str:
     composed, runs of spaces collapsed, Latin letters dropped from mostly non-Latin text."""
     from langdetect.utils.ngram import NGram
 
-    text = _MAIL.sub(" ", _URL.sub(" ", text))
-    text = _SPACES.sub(" ", NGram.normalize_vi(text))
-    if len(_LATIN.findall(text)) * 2 < len(_NON_LATIN.findall(text)):
+    if "://" in text:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _MAIL.sub(" ", text)
+    if _VI_MARK.search(text):
+        text = NGram.normalize_vi(text)
+    text = _SPACES.sub(" ", text)
+    # Counted as what the substitutions leave out: no list of matches to build.
+    latin = len(text) - len(_LATIN.sub("", text))
+    if latin * 2 < len(text) - len(_NON_LATIN.sub("", text)):
         text = _LATIN.sub("", text)
     return text
 

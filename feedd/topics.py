@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from .config import TopicRule, topic_slug
 from .model import Topic
 
@@ -34,6 +36,11 @@ _EXAMPLES = 3
 
 # Combining marks (accents, Hebrew points, Arabic harakat), for str.translate.
 _COMBINING = dict.fromkeys(c for c in range(0x20000) if unicodedata.combining(chr(c)))  # none above
+_IS_MARK = np.zeros(0x20000, dtype=bool)  # the same, by code point, for a whole document at once
+_IS_MARK[list(_COMBINING)] = True
+# From this length on, a text is mapped as an array of code points: str.translate looks up a
+# dict for each character, ~8x slower on a document (a word or a keyword is mapped as text).
+_LONG = 256
 
 
 # Letters a language treats as letters of their own, not as a base letter with an optional mark:
@@ -77,9 +84,35 @@ def _fold(text: str, lang: str = "und") -> str:
     if kept is None:
         return unicodedata.normalize("NFC", text.casefold())
     if not kept:
-        return unicodedata.normalize("NFKD", text).translate(_COMBINING).casefold()
-    text = unicodedata.normalize("NFC", text.casefold()).translate(protect)
-    return unicodedata.normalize("NFKD", text).translate(_COMBINING).translate(restore)
+        return _unmarked(unicodedata.normalize("NFKD", text)).casefold()
+    text = _swapped(unicodedata.normalize("NFC", text.casefold()), protect)
+    return _swapped(_unmarked(unicodedata.normalize("NFKD", text)), restore)
+
+
+def _unmarked(text: str) -> str:
+    """``text`` without its combining marks."""
+    if len(text) < _LONG:
+        return text.translate(_COMBINING)
+    points = _code_points(text)
+    return _from_code_points(points[~_IS_MARK[np.minimum(points, _IS_MARK.size - 1)]])
+
+
+def _swapped(text: str, letters: dict[int, str]) -> str:
+    """``text.translate(letters)``, for a map of letters to letters."""
+    if len(text) < _LONG:
+        return text.translate(letters)
+    points = _code_points(text).copy()
+    for letter, other in letters.items():
+        points[points == letter] = ord(other)
+    return _from_code_points(points)
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _from_code_points(points: np.ndarray) -> str:
+    return points.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def fold_words(words: list[str], lang: str = "und") -> list[str]:

@@ -227,12 +227,25 @@ def test_an_unusable_cache_costs_one_lookup_not_one_per_change(tmp_path, caplog)
 
 
 @given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8)
-                .filter(lambda w: " " not in w), max_size=30))
+                .filter(lambda w: " " not in w), max_size=80),
+       st.sampled_from(["und", "fr", "de", "sv", "tr", "cs", "ru"]))
 @settings(max_examples=300, deadline=None)
-def test_folding_a_text_at_once_folds_each_word_as_alone(words):
+def test_folding_a_text_at_once_folds_each_word_as_alone(words, lang):
+    """A whole text is folded as an array of code points, a word as text: the same answer."""
     from feedd.topics import fold_words
 
-    assert fold_words(words) == [fold(word) for word in words]
+    assert fold_words(words, lang) == [fold(word, lang) for word in words]
+
+
+@pytest.mark.parametrize("lang", ["und", "fr", "de", "sv", "tr", "cs", "ru", "uk", "es"])
+def test_a_long_text_folds_as_its_words_do(lang):
+    """Past a few hundred characters a text is folded as an array: letters a language keeps,
+    marks it drops, dotted and dotless i, ligatures, all as for each word alone."""
+    from feedd.topics import _LONG, _fold
+
+    words = "Får Ägg ÖL über Wählen İstanbul Iğdır Élysée być Йод ёж ї Peña ﬁn Zürich".split() * 20
+    assert len(" ".join(words)) > _LONG
+    assert _fold(" ".join(words), lang) == " ".join(fold(word, lang) for word in words)
 
 
 RAIL = (TopicRule("rail", "Railways", ("train", "Zug", "tren"),
