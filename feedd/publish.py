@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,10 +35,12 @@ from .workers import Workers
 log = logging.getLogger(__name__)
 
 FILE_MODE = 0o644
-PAGE_SLICE = 500  # article pages rendered per slice: memory stays flat whatever the corpus size
+PAGE_SLICE = 500  # article pages loaded from the index at a time: memory stays flat whatever the corpus size
+PAGE_CHUNK = 25  # article pages a worker renders per call
+PAGE_CHUNKS_IN_FLIGHT = 2 * PAGE_SLICE // PAGE_CHUNK  # rendering ahead of the writing, at most
 ENTRY_MEMO_BYTES = 64 * 1024 * 1024  # rendered entries kept while many archive pages are rendered
 IN_FLIGHT = 64  # files handed to the threads and not yet on disk, at most
-WRITER_THREADS = 8  # files created at once (bench/RESULTS.md: ~0.4 ms a file alone here, ~0.06 ms eight at a time)
+WRITER_THREADS = 8  # files created at once: creating one waits on the disk, not on Python
 BATCH_FILES = 2000  # files made durable together, with one barrier (a build writes them by the ten thousand)
 # More archive pages than this in one publish (a build, not a drop: a drop opens one page per
 # feed it touches, whose entries the memo's usual size holds) and the memo widens for them.
@@ -146,7 +149,9 @@ class Publication:
     script, new article pages, archive pages, then the feeds that link to
     them (everything's last, so whoever sees a new entry there finds its
     other feeds in place), the front page; pages of removed documents are
-    taken down last.
+    taken down last. Many article pages are rendered by worker processes
+    while this process renders the rest, which is held back until they are
+    written (:class:`Held`).
     """
 
     def __init__(self, config: Config, index: Index, now: datetime, plan: PublishPlan, memo: RenderMemo):
@@ -168,6 +173,8 @@ class Publication:
         self.by_name = {feed.name: feed for feed in self.feeds}
         self.children = registry.children(self.feeds)
         self.writer = Writer(out)
+        self.out: Writer | Held = self.writer  # where what follows the article pages goes
+        self.pump: Callable[[], None] = lambda: None
         articles = out / "articles"
         self.on_disk = set(os.listdir(articles)) if self.full and articles.is_dir() else set()
 
@@ -176,17 +183,26 @@ class Publication:
             for name, data in static_files(self.config).items():
                 self.writer.write(name, data)
             self.routes()
-        self.article_pages()
-        due = self.due_feeds()
-        self.archive_pages([(feed, last) for feed, _, last, _ in due])  # a current feed links to its newest page
-        for feed, docs, last, emptied in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
-            self.feed(feed, docs, last, emptied)
-        self.take_down()
+        with self.article_pages() as pages:
+            # What links to the article pages waits for them, staged, while the workers still render them.
+            self.out = self.writer if pages.done else self.writer.held()
+            self.pump = pages.pump
+            due = self.due_feeds()
+            self.pump()
+            self.archive_pages([(feed, last) for feed, _, last, _ in due])  # a current feed links to its newest page
+            for feed, docs, last, emptied in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
+                self.feed(feed, docs, last, emptied)
+                self.pump()
+            self.take_down()
+            pages.finish()
+        if self.out is not self.writer:
+            self.out.release()
         if self.full or self.writer.written:
             self.front()
 
-    def article_pages(self) -> None:
-        config, index, writer = self.config, self.index, self.writer
+    def article_pages(self) -> _Pages:
+        """The article pages to render, on their way: see :class:`_Pages`."""
+        config, index = self.config, self.index
         stamp = page_stamp(config)
         if index.meta("page_stamp") != stamp:
             with index.batch():
@@ -194,13 +210,7 @@ class Publication:
                 index.set_meta("page_stamp", stamp)
         keys = index.pages_to_render(self.now, self.on_disk if self.full else None)
         render_page = partial(render.render_article, site=config.site, feeds=self.by_name)
-        # Many pages (a build, a burst) are rendered by worker processes while this one writes them.
-        with Workers(len(keys)) as workers:
-            for start in range(0, len(keys), PAGE_SLICE):
-                pages = index.documents_by_key(keys[start:start + PAGE_SLICE])
-                for doc, page in zip(pages, workers.map(render_page, pages)):
-                    writer.write(render.article_path(doc.key), page)
-                writer.then(partial(_mark_pages, index, stamp, pages))
+        return _Pages(index, self.writer, keys, render_page, stamp)
 
     def due_feeds(self) -> list[tuple[Feed, list[Document], int, datetime | None]]:
         """The feeds to render, their current entries, newest archive page (archives updated),
@@ -243,10 +253,11 @@ class Publication:
         with self.memo.entries.widened(ENTRY_MEMO_BYTES if self.full and len(work) > WIDEN_ABOVE else None):
             for _, _, page, feed, last in work:
                 docs = self.archive_page(feed, page)
-                self.writer.write(registry.archive_path(feed, page),
-                                  render.render_archive(feed, page, last, docs, config.site,
-                                                        config.feeds.full_content, self.memo, self.now))
-        self.writer.then(partial(_mark_archive_pages, index, [(feed, page) for _, _, page, feed, _ in work], stamp))
+                self.out.write(registry.archive_path(feed, page),
+                               render.render_archive(feed, page, last, docs, config.site,
+                                                     config.feeds.full_content, self.memo, self.now))
+                self.pump()
+        self.out.then(partial(_mark_archive_pages, index, [(feed, page) for _, _, page, feed, _ in work], stamp))
 
     def archive_page(self, feed: Feed, page: int) -> list[Document]:
         """An archive page's documents: their text is loaded only for entries the memo does not hold
@@ -263,9 +274,9 @@ class Publication:
         config = self.config
         for relpath, data in render.render_feed(feed, docs, config.site, config.feeds.full_content,
                                                 config.websub.hubs, last, self.memo, emptied).items():
-            self.writer.write(relpath, data)
+            self.out.write(relpath, data)
         if not registry.kind_of(feed).home:  # the home feed's page is index.html: front()
-            self.writer.write(registry.page_path(feed), render.render_feed_page(
+            self.out.write(registry.page_path(feed), render.render_feed_page(
                 config.site, feed, docs, last, self.children.get(feed.name, ()), self.memo))
 
     def take_down(self) -> None:
@@ -277,7 +288,7 @@ class Publication:
             gone |= {name[:-5] for name in self.on_disk if name.endswith(".html") and name[:-5] not in live}
         for key in sorted(gone):
             if not index.is_published(key, self.now):
-                self.writer.remove(render.article_path(key))
+                self.out.remove(render.article_path(key))
 
     def routes(self) -> None:
         """Retired feeds answer 410 Gone and renamed ones 301 (FreshRSS stops polling on a 410),
@@ -305,6 +316,77 @@ class Publication:
             for path, data in render.render_opml_files(config.site, self.feeds).items():
                 self.writer.write(path, data)
             self.writer.then(partial(_set_meta, self.index, "opml_stamp", listed))
+
+
+class _Pages:
+    """Article pages rendered by worker processes (a build, a burst) while this process renders
+    what links to them. A worker also writes each page's temporary file (creating a file costs
+    about what rendering the page does, and on this process's writer threads it held up the
+    rendering here), and this process puts them in the writer's order as they come
+    (:meth:`pump`), a slice of documents at a time, so that memory stays flat whatever the
+    corpus size. Without workers (a drop), each page is rendered here and handed to the writer
+    at once."""
+
+    def __init__(self, index: Index, writer: Writer, keys: list[str], render_page: Callable[[Document], bytes],
+                 stamp: str):
+        self.index, self.writer, self.stamp = index, writer, stamp
+        self.slices = [keys[start:start + PAGE_SLICE] for start in range(0, len(keys), PAGE_SLICE)]
+        self.slices.reverse()  # taken from the end
+        self.flight: deque[tuple[Future, list[Document] | None]] = deque()
+        self.workers = Workers(len(keys))
+        self.apart = self.workers.pool is not None
+        self.make = partial(_staged_page, render_page=render_page, root=writer.root) if self.apart else \
+            partial(_page, render_page=render_page)
+        self.pump()
+
+    @property
+    def done(self) -> bool:
+        return not self.slices and not self.flight
+
+    def pump(self, wait: bool = False) -> None:
+        """Hand the writer the pages made so far (``wait``: all of them), and keep the workers busy."""
+        while True:
+            while self.flight and (wait or self.flight[0][0].done()):
+                future, whole_slice = self.flight.popleft()
+                for relpath, made in future.result():
+                    if self.apart:
+                        self.writer.adopt(relpath, made)
+                    else:
+                        self.writer.write(relpath, made)
+                if whole_slice is not None:
+                    self.writer.then(partial(_mark_pages, self.index, self.stamp, whole_slice))
+            if not self.slices or len(self.flight) >= PAGE_CHUNKS_IN_FLIGHT:
+                return
+            docs = self.index.documents_by_key(self.slices.pop())
+            chunks = [docs[start:start + PAGE_CHUNK] for start in range(0, len(docs), PAGE_CHUNK)]
+            for n, chunk in enumerate(chunks, 1):
+                self.flight.append((self.workers.submit(self.make, chunk), docs if n == len(chunks) else None))
+
+    def finish(self) -> None:
+        while not self.done:
+            self.pump(wait=True)
+
+    def __enter__(self) -> _Pages:
+        return self
+
+    def __exit__(self, error_type, *exc) -> None:
+        self.workers.close()
+        if error_type is not None and self.apart:  # temporary files the workers made for nothing
+            for future, _ in self.flight:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    for _, tmp in future.result():
+                        if tmp is not None:
+                            _unlink(tmp)
+
+
+def _page(doc: Document, render_page: Callable[[Document], bytes]) -> tuple[str, bytes]:
+    return render.article_path(doc.key), render_page(doc)
+
+
+def _staged_page(doc: Document, render_page: Callable[[Document], bytes], root: Path) -> tuple[str, str | None]:
+    """In a worker: the page rendered and in its temporary file (see :func:`_stage`)."""
+    relpath = render.article_path(doc.key)
+    return relpath, _stage(root / relpath, render_page(doc))
 
 
 def _set_meta(index: Index, name: str, value: str) -> None:
@@ -378,6 +460,7 @@ class Writer:
         self._removed: list[Path] = []
         self._after: list[Callable[[], None]] = []
         self._threads: ThreadPoolExecutor | None = None
+        self._holds: list[Held] = []
 
     @property
     def written(self) -> list[str]:
@@ -385,9 +468,27 @@ class Writer:
         return list(self._written)
 
     def write(self, relpath: str, data: bytes) -> None:
+        self._add(relpath, self._submit(relpath, data))
+
+    def adopt(self, relpath: str, tmp: str | None) -> None:
+        """As :meth:`write`, for a file another process staged already (``tmp``, or None: unchanged)."""
+        staged: Future = Future()
+        staged.set_result(tmp)
+        self._add(relpath, staged)
+
+    def held(self) -> Held:
+        """Where to write what must land after files not written yet: see :class:`Held`."""
+        held = Held(self)
+        self._holds.append(held)
+        return held
+
+    def _submit(self, relpath: str, data: bytes) -> Future:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="feedd-write")
-        self._pending.append((relpath, self._threads.submit(_stage, self.root / relpath, data)))
+        return self._threads.submit(_stage, self.root / relpath, data)
+
+    def _add(self, relpath: str, staging: Future | None) -> None:
+        self._pending.append((relpath, staging))
         if len(self._pending) >= IN_FLIGHT:
             self._settle()  # bounded: the bytes of files not yet on disk are held in memory
         if len(self._pending) + len(self._staged) >= self.batch_files:
@@ -437,10 +538,12 @@ class Writer:
             self._settle()
         except Exception:
             pass  # the error being handled already says it
+        for held in self._holds:
+            held.discard()
         self._stop_threads()
         for tmp, _ in self._staged:
             _unlink(tmp)
-        self._staged, self._removed, self._after = [], [], []
+        self._staged, self._removed, self._after, self._holds = [], [], [], []
 
     def _settle(self) -> None:
         """Wait for the staging under way, in call order; every temporary file made is known
@@ -469,6 +572,53 @@ class Writer:
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
+
+
+class Held:
+    """Writes, removals and actions that must come after files not written yet (the feeds that
+    link to article pages the workers still render): each file is staged at once, like any
+    other, but joins the writer's order, and so any flush, only at :meth:`release`."""
+
+    def __init__(self, writer: Writer):
+        self.writer = writer
+        self._items: list[tuple[str, Future | None] | Callable[[], None]] = []
+        self._unsettled: list[Future] = []
+
+    def write(self, relpath: str, data: bytes) -> None:
+        staging = self.writer._submit(relpath, data)
+        self._items.append((relpath, staging))
+        self._unsettled.append(staging)
+        if len(self._unsettled) >= IN_FLIGHT:  # bounded, as the writer's own
+            for future in self._unsettled:
+                future.result()
+            self._unsettled = []
+
+    def remove(self, relpath: str) -> None:
+        self._items.append((relpath, None))
+
+    def then(self, action: Callable[[], None]) -> None:
+        self._items.append(action)
+
+    def release(self) -> None:
+        """Into the writer's order, now: after everything written to it so far."""
+        items, self._items, self._unsettled = self._items, [], []
+        self.writer._holds.remove(self)
+        for item in items:
+            if callable(item):
+                self.writer.then(item)
+            else:
+                self.writer._add(*item)
+
+    def discard(self) -> None:
+        for item in self._items:
+            if not callable(item) and item[1] is not None:
+                try:
+                    tmp = item[1].result()
+                except BaseException:
+                    continue  # nothing was made, or the error being handled says it
+                if tmp is not None:
+                    _unlink(tmp)
+        self._items, self._unsettled = [], []
 
 
 def _stage(path: Path, data: bytes) -> str | None:

@@ -41,6 +41,18 @@ class Workers:
             return map(function, *columns)
         return self.pool.map(function, *columns, chunksize=max(1, len(columns[0]) // 16))
 
+    def submit(self, function: Callable, items: list) -> Future:
+        """``[function(item) for item in items]`` in a worker, while the caller goes on; without
+        workers, done here and now."""
+        if self.pool is not None:
+            return self.pool.submit(_each, function, items)
+        done: Future = Future()
+        try:
+            done.set_result([function(item) for item in items])
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -50,6 +62,10 @@ class Workers:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _each(function: Callable, items: list) -> list:
+    return [function(item) for item in items]
 
 
 # What the forkserver imports once, for its workers: the stages they run.

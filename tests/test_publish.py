@@ -78,6 +78,62 @@ def test_a_full_batch_is_flushed_by_itself(tmp_path):
     assert len(list(tmp_path.iterdir())) == 7
 
 
+def test_held_files_are_staged_but_renamed_only_after_release_behind_what_came_before(tmp_path):
+    """What links to pages still being rendered waits: no flush renames it before its release."""
+    writer = Writer(tmp_path, batch_files=2)
+    held = writer.held()
+    held.write("all.atom", b"feed")
+    held.remove("articles/gone.html")
+    done = []
+    held.then(lambda: done.append((tmp_path / "all.atom").exists()))
+    writer.write("articles/1.html", b"1")
+    writer.write("articles/2.html", b"2")  # a full batch: flushed by itself
+    assert (tmp_path / "articles/2.html").exists() and not (tmp_path / "all.atom").exists()
+    assert [p.name for p in tmp_path.glob(".all.atom.*.tmp")]  # staged all the same
+    writer.write("articles/3.html", b"3")
+    held.release()
+    writer.flush()
+    assert writer.written == ["articles/1.html", "articles/2.html", "articles/3.html", "all.atom"]
+    assert done == [True]
+    # A held file discarded with its writer leaves no temporary file behind.
+    held = writer.held()
+    held.write("lost.atom", b"x")
+    writer.discard()
+    assert not list(tmp_path.rglob(".*.tmp")) and not (tmp_path / "lost.atom").exists()
+
+
+def test_article_pages_rendered_by_workers_land_before_everything_that_links_to_them(project, monkeypatch):
+    """The workers render article pages while this process renders the archives and feeds:
+    still, every page is renamed into place before the first file that links to one."""
+    for n in range(module.PAGE_CHUNK * 4):  # enough pages for the workers, several chunks
+        project.seed(f"a{n:03d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+    renamed = []
+    original = os.replace
+    monkeypatch.setattr(module.os, "replace",
+                        lambda src, dst: (renamed.append(os.path.relpath(dst, project.feeds)), original(src, dst)))
+    build(project.config)
+    renamed = [path for path in renamed if not path.startswith("..")]  # feeds/ only, not a cache
+    pages = [n for n, path in enumerate(renamed) if path.startswith("articles/")]
+    linking = [n for n, path in enumerate(renamed) if path.endswith((".atom", ".rss", ".json"))]
+    assert len(pages) == module.PAGE_CHUNK * 4 and linking
+    assert max(pages) < min(linking)
+
+
+def test_an_error_while_the_workers_write_pages_leaves_no_temporary_file(project, monkeypatch):
+    """Pages a worker staged, feeds held back, the writer's own: an error drops them all."""
+    for n in range(module.PAGE_CHUNK * 4):
+        project.seed(f"a{n:03d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(module.render, "render_feed", broken)
+    with pytest.raises(OSError):
+        build(project.config)
+    assert not [p for p in project.feeds.rglob(".*.tmp")]
+    assert not (project.feeds / "all.atom").exists()
+
+
 def test_an_error_discards_the_unfinished_batch_and_keeps_the_plan(tmp_path, project, monkeypatch):
     out = tmp_path / "out"
     writer = Writer(out)
