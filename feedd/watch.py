@@ -67,7 +67,7 @@ class PendingPaths:
             released = self._released()
             if released is None or now < released:
                 return []
-            ready = [p for p, (seen, complete) in self._paths.items() if self._is_ready(now, seen, complete)]
+            ready = [p for p, (seen, complete) in self._paths.items() if now >= self._due(seen, complete)]
             for path in ready:
                 del self._paths[path]
         return sorted(ready)
@@ -81,7 +81,7 @@ class PendingPaths:
 
     def _released(self) -> float | None:
         """When the ready paths are given: once every path is ready, or ``burst_wait`` after the first."""
-        due = [seen + (self.settle if complete else self.write_timeout) for seen, complete in self._paths.values()]
+        due = [self._due(seen, complete) for seen, complete in self._paths.values()]
         return min(max(due), min(due) + self.burst_wait) if due else None
 
     def busy(self) -> set[str]:
@@ -92,8 +92,10 @@ class PendingPaths:
         with self._lock:
             return len(self._paths)
 
-    def _is_ready(self, now: float, seen: float, complete: bool) -> bool:
-        return now >= seen + (self.settle if complete else self.write_timeout)
+    def _due(self, seen: float, complete: bool) -> float:
+        """When a path seen changing at ``seen`` is safe to read: after the settle wait once its
+        writer closed it, after the write timeout otherwise."""
+        return seen + (self.settle if complete else self.write_timeout)
 
 
 class SeedEventHandler(FileSystemEventHandler):
