@@ -385,8 +385,8 @@ def _page(doc: Document, render_page: Callable[[Document], bytes]) -> tuple[str,
 
 def _staged_page(doc: Document, render_page: Callable[[Document], bytes], root: Path) -> tuple[str, str | None]:
     """In a worker: the page rendered and in its temporary file (see :func:`_stage`)."""
-    relpath = render.article_path(doc.key)
-    return relpath, _stage(root / relpath, render_page(doc))
+    relpath, page = _page(doc, render_page)
+    return relpath, _stage(root / relpath, page)
 
 
 def _set_meta(index: Index, name: str, value: str) -> None:
