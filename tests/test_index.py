@@ -220,6 +220,27 @@ def test_feeds_are_registered_once_in_the_registry_order_with_the_newest_title(i
     assert next(f for f in index.feeds() if f.name == "topics/ukraine").title == "Ukraine (war)"
 
 
+def test_a_transaction_writes_each_feed_once_unless_what_it_says_changes(index):
+    """Every document registers its feeds: within one transaction a registration that says what
+    the last one said is not written again, and the newest title still wins."""
+    written = []
+    index._db.set_trace_callback(lambda sql: written.append(sql) if sql.startswith("INSERT INTO feeds") else None)
+    with index.batch():
+        for n in range(50):
+            index.put(doc(n), 1, 1, NOW)
+        assert len(written) == 5  # five feeds, not 250
+        index.register_feeds([Feed("authors/anais", "author", "ANAÏS")])
+        index.register_feeds([Feed("authors/anais", "author", "Anaïs")])
+    assert len(written) == 7
+    assert next(f for f in index.feeds() if f.name == "authors/anais").title == "Anaïs"
+    with pytest.raises(RuntimeError), index.batch():
+        index.register_feeds([Feed("topics/peace", "topic", "Peace")])
+        raise RuntimeError("rolled back")
+    index.register_feeds([Feed("topics/peace", "topic", "Peace")])  # written again: the rollback undid it
+    assert "topics/peace" in [f.name for f in index.feeds()]
+    index._db.set_trace_callback(None)
+
+
 def test_a_batch_lands_whole_or_not_at_all(index):
     with pytest.raises(RuntimeError):
         with index.batch():
