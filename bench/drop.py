@@ -22,7 +22,7 @@ from pathlib import Path
 
 from feedd.config import load_config
 from feedd.index import Index
-from feedd.publish import PublishPlan, publish
+from feedd.publish import PublishPlan, publish, writer_threads
 from feedd.reconcile import sync
 from feedd.render import RenderMemo
 
@@ -77,7 +77,7 @@ def main() -> None:
     folder = config.seeds_dir / "drop-bench"
     folder.mkdir(exist_ok=True)
     run = time.time_ns()
-    memo, profile, times, cpu = RenderMemo(), cProfile.Profile(), [], []
+    memo, threads, profile, times, cpu = RenderMemo(), writer_threads(), cProfile.Profile(), [], []  # as the daemon
     spent = stage_timers() if args.phases else {}
     with Index(config.index_path) as index:
         for n in range(WARM_UP + args.drops):
@@ -95,13 +95,14 @@ def main() -> None:
             plan = PublishPlan()
             plan.add(sync(config, index, now, paths=relpaths))
             synced = time.perf_counter()
-            publish(config, index, now, plan, memo)
+            publish(config, index, now, plan, memo, threads=threads)
             profile.disable()
             if n >= WARM_UP:
                 times.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.thread_time() - started_cpu) * 1000)
                 if args.phases:
                     spent["sync"].append(synced - started)
+    threads.shutdown()
     print(f"{args.project}: {len(times)} drops, median {statistics.median(times):.1f} ms, "
           f"fastest {min(times):.1f} ms; this thread's CPU median {statistics.median(cpu):.1f} ms")
     for stage, seconds in spent.items():

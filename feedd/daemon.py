@@ -39,7 +39,8 @@ from .config import Config, ConfigError, load_config
 from .index import Index
 from . import language, render
 from .notify import Notifier
-from .publish import PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at
+from .publish import (PublishPlan, libc, owe, publish, remove_stale_temp_files, settle, settled_at,
+                      writer_threads)
 from .reconcile import Survey, SyncReport, matcher, survey, sync
 from .render import RenderMemo
 from .scan import SeedFile, scan_packed, unpack
@@ -118,6 +119,7 @@ class Daemon:
         self._watcher: Watcher | None = None
         self.plan = PublishPlan()  # what feeds/ is owed; kept until a publish succeeds
         self.memo = RenderMemo()  # rendered entries and list items, reused from one publish to the next
+        self.threads = writer_threads()  # the writer's, kept from one publish to the next (none start until used)
         self._wakeup = threading.Event()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -291,6 +293,7 @@ class Daemon:
             self._job_lock.release()
         else:
             log.warning("a job is still running; stopping anyway (the next start reconciles)")
+        self.threads.shutdown(wait=True)
         if self.server:
             self.server.stop()
         if self.hubs:
@@ -419,7 +422,8 @@ class Daemon:
         everything = self.plan.everything
         try:
             # Until the start-up caught up, feeds/ may lag behind the index elsewhere: not settled.
-            written = publish(self.config, self._index, now, self.plan, self.memo, settles=self._caught_up)
+            written = publish(self.config, self._index, now, self.plan, self.memo, settles=self._caught_up,
+                              threads=self.threads)
         except OSError as exc:
             self._fail(exc)
             if not self._stop.is_set():

@@ -90,17 +90,19 @@ class PublishPlan:
 
 
 def publish(config: Config, index: Index, now: datetime, plan: PublishPlan | None = None,
-            memo: RenderMemo | None = None, settles: bool = True) -> list[str]:
+            memo: RenderMemo | None = None, settles: bool = True,
+            threads: ThreadPoolExecutor | None = None) -> list[str]:
     """Render and write what ``plan`` owes (no plan: everything); returns the paths written.
 
     A publish of everything also renders missing article pages and takes down
     pages whose document is gone, so a deleted ``feeds/`` comes back whole.
     On success the plan is emptied, and the index told feeds/ shows all of it
     (:func:`settle`) unless ``settles`` is False (a daemon still catching up);
-    on an error the plan is left as it was.
+    on an error the plan is left as it was. ``threads``: the writer's (:func:`writer_threads`), kept
+    by a caller that publishes again and again; without, each publish starts its own.
     """
     plan = plan if plan is not None else PublishPlan(everything=True)
-    run = Publication(config, index, now, plan, memo if memo is not None else RenderMemo())
+    run = Publication(config, index, now, plan, memo if memo is not None else RenderMemo(), threads)
     try:
         run.publish()
         run.writer.flush()
@@ -154,7 +156,8 @@ class Publication:
     written (:class:`Held`).
     """
 
-    def __init__(self, config: Config, index: Index, now: datetime, plan: PublishPlan, memo: RenderMemo):
+    def __init__(self, config: Config, index: Index, now: datetime, plan: PublishPlan, memo: RenderMemo,
+                 threads: ThreadPoolExecutor | None = None):
         self.config, self.index, self.now, self.plan, self.memo = config, index, now, plan, memo
         self.full = plan.everything
         out = config.feeds_dir
@@ -172,7 +175,7 @@ class Publication:
                       if feed.name not in self.gone and feed.name not in self.moved]
         self.by_name = {feed.name: feed for feed in self.feeds}
         self.children = registry.children(self.feeds)
-        self.writer = Writer(out)
+        self.writer = Writer(out, threads=threads)
         self.out: Writer | Held = self.writer  # where what follows the article pages goes
         self.pump: Callable[[], None] = lambda: None
         articles = out / "articles"
@@ -449,9 +452,11 @@ class Writer:
     half of one; a crash leaves hidden temporary files, removed at the next
     start. State that says a file is in place (the index's render stamps)
     is recorded through :meth:`then`, after the flush that puts it there.
+    ``threads``: the caller's (:func:`writer_threads`); without, the writer
+    starts its own and stops them at each flush.
     """
 
-    def __init__(self, root: Path, batch_files: int = BATCH_FILES):
+    def __init__(self, root: Path, batch_files: int = BATCH_FILES, threads: ThreadPoolExecutor | None = None):
         self.root = root
         self.batch_files = batch_files
         self._written: list[str] = []  # paths under root whose bytes changed (or that were removed)
@@ -459,7 +464,8 @@ class Writer:
         self._staged: list[tuple[str, Path]] = []  # (temporary file, target), in call order
         self._removed: list[Path] = []
         self._after: list[Callable[[], None]] = []
-        self._threads: ThreadPoolExecutor | None = None
+        self._threads = threads
+        self._own_threads = threads is None
         self._holds: list[Held] = []
 
     @property
@@ -484,7 +490,7 @@ class Writer:
 
     def _submit(self, relpath: str, data: bytes) -> Future:
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="feedd-write")
+            self._threads = writer_threads()
         return self._threads.submit(_stage, self.root / relpath, data)
 
     def _add(self, relpath: str, staging: Future | None) -> None:
@@ -569,7 +575,7 @@ class Writer:
             raise error
 
     def _stop_threads(self) -> None:
-        if self._threads is not None:
+        if self._own_threads and self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
 
@@ -619,6 +625,13 @@ class Held:
                 if tmp is not None:
                     _unlink(tmp)
         self._items, self._unsettled = [], []
+
+
+def writer_threads() -> ThreadPoolExecutor:
+    """Threads for a :class:`Writer` to create files on; a caller that publishes again and again
+    (the daemon) keeps them, and shuts them down: a drop writes ~40 files, and starting the
+    threads for each took longer than some of its stages."""
+    return ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="feedd-write")
 
 
 def _stage(path: Path, data: bytes) -> str | None:

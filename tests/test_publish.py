@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -34,6 +35,30 @@ def test_files_appear_only_when_their_batch_is_flushed_in_the_order_written(tmp_
     assert writer.written == ["articles/a.html", "all.atom"]
     assert not [p for p in tmp_path.rglob(".*.tmp")]
     assert oct((tmp_path / "all.atom").stat().st_mode & 0o777) == oct(module.FILE_MODE)
+
+
+def test_the_callers_writer_threads_serve_one_publish_after_another(tmp_path):
+    """The daemon keeps the writer's threads (starting them for each drop cost it): a writer given
+    them leaves them running; one without starts its own and stops them."""
+    def writing() -> set[int]:
+        return {t.ident for t in threading.enumerate() if t.name.startswith("feedd-write")}
+
+    threads = module.writer_threads()
+    try:
+        seen = []
+        for n in range(3):
+            writer = Writer(tmp_path, threads=threads)
+            writer.write(f"{n}.html", str(n).encode())
+            writer.flush()
+            seen.append(writing())
+        assert seen[0] and seen[0] == seen[1] == seen[2]
+        assert [(tmp_path / f"{n}.html").read_bytes() for n in range(3)] == [b"0", b"1", b"2"]
+    finally:
+        threads.shutdown()
+    writer = Writer(tmp_path)
+    writer.write("own.html", b"own")
+    writer.flush()
+    assert not writing() and (tmp_path / "own.html").read_bytes() == b"own"
 
 
 def test_unchanged_bytes_are_not_written_again(tmp_path):
