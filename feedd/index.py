@@ -105,6 +105,8 @@ CREATE TABLE IF NOT EXISTS archive_pages (
     stamp TEXT,                 -- what it was rendered with; NULL: render it again
     PRIMARY KEY (feed, page)
 ) WITHOUT ROWID;
+-- A drop asks for its feeds' pages to render: "all" has a thousand pages at 100,000.
+CREATE INDEX IF NOT EXISTS archive_pages_unrendered ON archive_pages(feed, page) WHERE stamp IS NULL;
 -- How many documents have no error (published or embargoed), kept by the database itself:
 -- the daemon reports counts after every change, and counting 100,000 rows takes ~10 ms.
 CREATE TABLE IF NOT EXISTS tally (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
@@ -705,13 +707,22 @@ class Index:
         self._db.executemany("UPDATE archive_pages SET stamp = NULL WHERE feed = ? AND page = ?",
                              [(feed.name, page) for page in touched])
 
-    def archive_pages(self, feed: Feed, unless: str | None = None) -> dict[int, str | None]:
-        """Every archive page of ``feed`` and the stamp it was rendered with; with ``unless``, only
-        the pages not rendered with that stamp (a drop's: "all" has a thousand pages at 100,000)."""
-        if unless is None:
+    def archive_pages(self, feed: Feed, unrendered: bool = False) -> dict[int, str | None]:
+        """Every archive page of ``feed`` and the stamp it was rendered with; ``unrendered``: only
+        the pages to render again (no stamp: see :meth:`stamp_archive_pages`)."""
+        if not unrendered:
             return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ?", (feed.name,)))
-        return dict(self._db.execute("SELECT page, stamp FROM archive_pages WHERE feed = ? AND stamp IS NOT ?",
-                                     (feed.name, unless)))
+        return dict(self._db.execute("SELECT page, stamp FROM archive_pages INDEXED BY archive_pages_unrendered"
+                                     " WHERE feed = ? AND stamp IS NULL", (feed.name,)))
+
+    def stamp_archive_pages(self, stamp: str) -> None:
+        """What archive pages are rendered with now: a page rendered with anything else is to render
+        again (its stamp cleared once, when this changes, so that a drop asks only for the pages
+        without one)."""
+        if self.meta("archive_stamp") != stamp:
+            with self.batch():
+                self._db.execute("UPDATE archive_pages SET stamp = NULL WHERE stamp IS NOT ?", (stamp,))
+                self.set_meta("archive_stamp", stamp)
 
     def archive_page(self, feed: Feed, page: int, text: bool = True) -> list[Document]:
         """The documents on one archive page, newest first.

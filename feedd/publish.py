@@ -240,9 +240,10 @@ class Publication:
         """
         config, index = self.config, self.index
         stamp = archive_stamp(config)
+        index.stamp_archive_pages(stamp)
         work = []
         for feed, last in feeds:
-            pages = index.archive_pages(feed, unless=None if self.full else stamp)
+            pages = index.archive_pages(feed, unrendered=not self.full)
             folder = (config.feeds_dir / registry.archive_path(feed, 1)).parent
             on_disk = set(os.listdir(folder)) if pages and self.full and folder.is_dir() else set()
             todo = [page for page, done in pages.items()

@@ -180,12 +180,26 @@ def test_an_archive_pages_heads_are_kept_while_their_rows_stand(index):
     assert [t.slug for t in index.archive_page(ALL, 1)[1].topics] == ["peace"]
 
 
-def test_archive_pages_not_rendered_with_a_stamp_are_asked_for_alone(index):
+def test_archive_pages_not_rendered_with_the_stamp_are_asked_for_alone(index):
     index.archive(ALL, [("d1", 1), ("d2", 2), ("d3", 3)], [], set())
     index.mark_archive_page(ALL, 1, "s1")
     index.mark_archive_page(ALL, 2, "old")
     assert index.archive_pages(ALL) == {1: "s1", 2: "old", 3: None}
-    assert index.archive_pages(ALL, unless="s1") == {2: "old", 3: None}
+    index.stamp_archive_pages("s1")  # a page rendered with another stamp is to render again
+    assert index.archive_pages(ALL) == {1: "s1", 2: None, 3: None}
+    assert index.archive_pages(ALL, unrendered=True) == {2: None, 3: None}
+    index.mark_archive_page(ALL, 2, "s1")
+    index.stamp_archive_pages("s1")  # the same stamp: nothing to clear
+    assert index.archive_pages(ALL, unrendered=True) == {3: None}
+    index.stamp_archive_pages("s2")
+    assert index.archive_pages(ALL, unrendered=True) == {1: None, 2: None, 3: None}
+    # Found by their own index, not by reading every page of the feed.
+    asked = []
+    index._db.set_trace_callback(asked.append)
+    index.archive_pages(ALL, unrendered=True)
+    index._db.set_trace_callback(None)
+    plan = index._db.execute(f"EXPLAIN QUERY PLAN {asked[-1]}").fetchall()
+    assert "USING INDEX archive_pages_unrendered" in " ".join(str(row) for row in plan)
 
 
 def test_latest_documents_kept_between_calls_follow_every_change(index):
