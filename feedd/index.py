@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS archive_pages (
     stamp TEXT,                 -- what it was rendered with; NULL: render it again
     PRIMARY KEY (feed, page)
 ) WITHOUT ROWID;
--- A drop asks for its feeds' pages to render: "all" has a thousand pages at 100,000.
+-- A drop asks for its feeds' pages to render: "all" has thousands of pages at 100,000.
 CREATE INDEX IF NOT EXISTS archive_pages_unrendered ON archive_pages(feed, page) WHERE stamp IS NULL;
 -- How many documents have no error (published or embargoed), kept by the database itself:
 -- the daemon reports counts after every change, and counting 100,000 rows takes ~10 ms.
