@@ -44,6 +44,15 @@ def start(root: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit("the daemon did not start")
 
 
+def wait_for_line(log: Path, pattern: str, seconds: float) -> None:
+    """Until the daemon's log holds a line matching ``pattern`` (a regular expression)."""
+    deadline = time.monotonic() + seconds
+    while not (log.exists() and re.search(pattern, log.read_text())):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {pattern!r} in {log} after {seconds:.0f} s")
+        time.sleep(0.05)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]

@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from latency import start
+from latency import start, wait_for_line
 
 from feedd.document import document_key
 
@@ -50,8 +50,7 @@ def main() -> None:
         return response.status == 200 and (key is None or key.encode() in body)
 
     def caught_up() -> None:
-        while "caught up" not in log.read_text():
-            time.sleep(0.1)
+        wait_for_line(log, "caught up", 600)
         print(f"  caught up: {memory(proc.pid)}")
 
     try:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import generate  # noqa: E402
-from latency import percentile, start  # noqa: E402
+from latency import percentile, start, wait_for_line  # noqa: E402
 
 from feedd.document import document_key  # noqa: E402
 
@@ -54,14 +54,6 @@ def get(conn: http.client.HTTPConnection, path: str, etag: str | None = None) ->
     conn.request("GET", path, headers={"If-None-Match": etag} if etag else {})
     response = conn.getresponse()
     return response.status, response.read(), response.getheader("ETag")
-
-
-def wait_for_line(log: Path, pattern: str, seconds: float) -> None:
-    deadline = time.perf_counter() + seconds
-    while not (log.exists() and re.search(pattern, log.read_text())):
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"no {pattern!r} in {log} after {seconds:.0f} s")
-        time.sleep(0.05)
 
 
 def main() -> None:
