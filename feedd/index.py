@@ -614,8 +614,13 @@ class Index:
     def mark_pages(self, stamp: str, docs: list[Document]) -> None:
         self._db.executemany("UPDATE documents SET page_stamp = ? WHERE key = ?", [(stamp, d.key) for d in docs])
 
-    def reset_pages(self) -> None:
-        self._db.execute("UPDATE documents SET page_stamp = NULL WHERE page_stamp IS NOT NULL")
+    def stamp_pages(self, stamp: str) -> None:
+        """What article pages are rendered with now: when that changes, every page is to render
+        again (as :meth:`stamp_archive_pages` for archive pages)."""
+        if self.meta("page_stamp") != stamp:
+            with self.batch():
+                self._db.execute("UPDATE documents SET page_stamp = NULL WHERE page_stamp IS NOT NULL")
+                self.set_meta("page_stamp", stamp)
 
     def published_keys(self, now: datetime) -> set[str]:
         rows = self._db.execute("SELECT key FROM documents WHERE error IS NULL AND published <= ?", (_seconds(now),))

@@ -207,10 +207,7 @@ class Publication:
         """The article pages to render, on their way: see :class:`_Pages`."""
         config, index = self.config, self.index
         stamp = page_stamp(config)
-        if index.meta("page_stamp") != stamp:
-            with index.batch():
-                index.reset_pages()
-                index.set_meta("page_stamp", stamp)
+        index.stamp_pages(stamp)
         keys = index.pages_to_render(self.now, self.on_disk if self.full else None)
         render_page = partial(render.render_article, site=config.site, feeds=self.by_name)
         return _Pages(index, self.writer, keys, render_page, stamp)

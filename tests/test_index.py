@@ -202,6 +202,19 @@ def test_archive_pages_not_rendered_with_the_stamp_are_asked_for_alone(index):
     assert "USING INDEX archive_pages_unrendered" in " ".join(str(row) for row in plan)
 
 
+def test_article_pages_are_rendered_again_when_their_stamp_changes(index):
+    docs = [doc(n) for n in (1, 2)]
+    for d in docs:
+        index.put(d, 1, 1, NOW)
+    index.stamp_pages("s1")
+    assert index.pages_to_render(NOW) == ["d1", "d2"]
+    index.mark_pages("s1", docs)
+    index.stamp_pages("s1")  # the same stamp: nothing to render
+    assert index.pages_to_render(NOW) == []
+    index.stamp_pages("s2")
+    assert index.pages_to_render(NOW) == ["d1", "d2"]
+
+
 def test_latest_documents_kept_between_calls_follow_every_change(index):
     """Whole documents are kept by their head row (feedd.index.Index._whole): an edit (new bytes)
     or a new tagging (same bytes) must still come back as it is now."""
