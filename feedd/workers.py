@@ -68,8 +68,8 @@ def _each(function: Callable, items: list) -> list:
     return [function(item) for item in items]
 
 
-# What the forkserver imports once, for its workers: the stages they run.
-PRELOAD = ["feedd.reconcile", "feedd.publish"]
+# What the forkserver imports once, for its workers: the stages they run, and what they load (feedd.preload).
+PRELOAD = ["feedd.reconcile", "feedd.publish", "feedd.preload"]
 
 
 def _context():

@@ -371,6 +371,25 @@ def test_a_report_joined_to_another_says_what_both_did():
                                                     "unchanged", "deferred", "feeds", "keys", "gone_pages"}
 
 
+def _loaded_already() -> dict[str, int]:
+    """In a worker: what it found loaded when it started (each a memo of one entry)."""
+    import sys
+
+    from feedd import langmodel, render
+
+    return {"language model": langmodel.model.cache_info().currsize,
+            "templates": render._templates.cache_info().currsize,
+            "lemmatiser": int("simplemma" in sys.modules)}
+
+
+def test_workers_forked_from_the_forkserver_start_with_the_model_and_templates_loaded():
+    """Loaded once in the forkserver (feedd.preload), not again by each worker of each batch:
+    a burst's first batch waited ~0.2 s for them."""
+    from feedd.workers import apart
+
+    assert apart(_loaded_already).result(timeout=60) == {"language model": 1, "templates": 1, "lemmatiser": 1}
+
+
 def test_a_survey_run_apart_is_the_survey_run_here(project):
     """The daemon surveys seeds/ in a worker forked from its forkserver (feedd.workers.apart): another
     process, the same answer."""
