@@ -659,11 +659,34 @@ def _stage(path: Path, data: bytes) -> str | None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            _start_writeback(fh.fileno())
         os.chmod(tmp, FILE_MODE)
     except BaseException:
         _unlink(tmp)
         raise
     return tmp
+
+
+def _start_writeback(fd: int) -> None:
+    """Have the disk start writing a new file now (Linux: sync_file_range(2), SYNC_FILE_RANGE_WRITE:
+    no waiting, no journal commit), while the rest is rendered, so that the flush's barrier
+    finds less left to write. Durability is still the barrier's; elsewhere, nothing is done."""
+    start = _sync_file_range()
+    if start is not None:
+        start(fd, 0, 0, SYNC_FILE_RANGE_WRITE)
+
+
+SYNC_FILE_RANGE_WRITE = 2
+
+
+@lru_cache(maxsize=1)
+def _sync_file_range():
+    c = libc()
+    start = getattr(c, "sync_file_range", None) if c is not None else None
+    if start is not None:
+        start.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return start
 
 
 def _make_durable(root: Path, files: list[str]) -> None:
