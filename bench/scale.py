@@ -17,7 +17,7 @@
    last file written, and so, by the order files are written in, every page
    of the burst is in place (then asked for, each once: a page missing fails
    the benchmark). Earlier versions asked for each page in turn until all
-   answered 200, which counted the ~0.5-0.8 s those 1,000 requests take;
+   answered 200, which counted the 0.5-1.1 s those 1,000 requests take;
 5. the daemon's resident memory after all that (VmRSS, VmHWM).
 """
 

@@ -1,7 +1,7 @@
-"""Imported once by the forkserver, before it forks any worker (:data:`feedd.workers.PRELOAD`):
-the language model, the lemmatiser's dictionaries index and the page templates, loaded here are
-in every worker forked after (shared, copy-on-write), instead of loaded again by each worker of
-each batch (~0.2 s of a burst's start: bench/RESULTS.md).
+"""Imported once by the forkserver, before it forks any worker (:data:`feedd.workers.PRELOAD`), for
+what it loads: the language model, the lemmatiser and the page templates. Every worker forked after
+starts with them (shared, copy-on-write) instead of loading them again for each batch (~0.2 s of a
+burst's start).
 """
 
 import logging
