@@ -560,8 +560,7 @@ class Writer:
         for held in self._holds:
             held.discard()
         self._stop_threads()
-        for tmp, _ in self._staged:
-            _unlink(tmp)
+        _unlink_all([tmp for tmp, _ in self._staged])
         self._staged, self._removed, self._after, self._holds = [], [], [], []
 
     def _settle(self) -> None:
