@@ -615,12 +615,16 @@ class Index:
         self._db.executemany("UPDATE documents SET page_stamp = ? WHERE key = ?", [(stamp, d.key) for d in docs])
 
     def stamp_pages(self, stamp: str) -> None:
-        """What article pages are rendered with now: when that changes, every page is to render
-        again (as :meth:`stamp_archive_pages` for archive pages)."""
-        if self.meta("page_stamp") != stamp:
+        """What article pages are rendered with now: when that changes, every page is to render again."""
+        self._restamp("page_stamp", stamp, "UPDATE documents SET page_stamp = NULL WHERE page_stamp IS NOT NULL")
+
+    def _restamp(self, name: str, stamp: str, clear: str, params: tuple = ()) -> None:
+        """Record ``stamp`` as meta ``name``; when it changes, ``clear`` the pages rendered with
+        another, once, so that a drop asks only for the pages without a stamp."""
+        if self.meta(name) != stamp:
             with self.batch():
-                self._db.execute("UPDATE documents SET page_stamp = NULL WHERE page_stamp IS NOT NULL")
-                self.set_meta("page_stamp", stamp)
+                self._db.execute(clear, params)
+                self.set_meta(name, stamp)
 
     def published_keys(self, now: datetime) -> set[str]:
         rows = self._db.execute("SELECT key FROM documents WHERE error IS NULL AND published <= ?", (_seconds(now),))
@@ -721,13 +725,8 @@ class Index:
                                      " WHERE feed = ? AND stamp IS NULL", (feed.name,)))
 
     def stamp_archive_pages(self, stamp: str) -> None:
-        """What archive pages are rendered with now: a page rendered with anything else is to render
-        again (its stamp cleared once, when this changes, so that a drop asks only for the pages
-        without one)."""
-        if self.meta("archive_stamp") != stamp:
-            with self.batch():
-                self._db.execute("UPDATE archive_pages SET stamp = NULL WHERE stamp IS NOT ?", (stamp,))
-                self.set_meta("archive_stamp", stamp)
+        """What archive pages are rendered with now: a page rendered with anything else is to render again."""
+        self._restamp("archive_stamp", stamp, "UPDATE archive_pages SET stamp = NULL WHERE stamp IS NOT ?", (stamp,))
 
     def archive_page(self, feed: Feed, page: int, text: bool = True) -> list[Document]:
         """The documents on one archive page, newest first.
