@@ -39,14 +39,11 @@ FILE_MODE = 0o644
 PAGE_SLICE = 500  # article pages loaded from the index at a time: memory stays flat whatever the corpus size
 PAGE_CHUNK = 25  # article pages a worker renders per call
 PAGE_CHUNKS_IN_FLIGHT = 2 * PAGE_SLICE // PAGE_CHUNK  # rendering ahead of the writing, at most
-ENTRY_MEMO_BYTES = 64 * 1024 * 1024  # rendered entries kept while many archive pages are rendered
+MEMO_BYTES = 64 * 1024 * 1024  # rendered entries (and list items) kept through a whole publish
 IN_FLIGHT = 64  # files handed to the threads and not yet on disk, at most
 TRASH = ".trash"  # files replaced by a flush, until freed (see _Aside)
 WRITER_THREADS = 8  # files created at once: creating one waits on the disk, not on Python
 BATCH_FILES = 2000  # files made durable together, with one barrier (a build writes them by the ten thousand)
-# More archive pages than this in one publish (a build, not a drop: a drop opens one page per
-# feed it touches, whose entries the memo's usual size holds) and the memo widens for them.
-WIDEN_ABOVE = 16
 
 
 @dataclass
@@ -194,10 +191,12 @@ class Publication:
             self.pump = pages.pump
             due = self.due_feeds()
             self.pump()
-            self.archive_pages([(feed, last) for feed, _, last, _ in due])  # a current feed links to its newest page
-            for feed, docs, last, emptied in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
-                self.feed(feed, docs, last, emptied)
-                self.pump()
+            # Widened for a whole publish only: a daemon's drop would keep the memory it took.
+            with self.memo.widened(MEMO_BYTES if self.full else None):
+                self.archive_pages([(feed, last) for feed, _, last, _ in due])  # a current feed links to its newest page
+                for feed, docs, last, emptied in sorted(due, key=lambda item: registry.kind_of(item[0]).home):
+                    self.feed(feed, docs, last, emptied)
+                    self.pump()
             self.take_down()
             pages.finish()
         if self.out is not self.writer:
@@ -232,10 +231,11 @@ class Publication:
     def archive_pages(self, feeds: list[tuple[Feed, int]]) -> None:
         """Render the archive pages marked for it (and, in a full publish, any missing from disk).
 
-        Many pages (a first build) go oldest first across all feeds, with a wide
-        entry memo: a document's entry, rendered once, then serves its page in
-        every feed it belongs to (bench/archive.py, 10,000 documents: archives
-        cost a build 1.55x its time page by page, 1.19x this way).
+        Many pages (a first build) go oldest first across all feeds, and a whole
+        publish widens the memo: a document's entry, rendered once, then serves
+        its page in every feed it belongs to, and the current feeds after them
+        (bench/archive.py, 10,000 documents: archives cost a build 1.55x its
+        time page by page, 1.19x this way).
         """
         config, index = self.config, self.index
         stamp = archive_stamp(config)
@@ -252,14 +252,12 @@ class Publication:
         if not work:
             return
         work.sort(key=lambda item: item[:3])
-        # Widened for a whole publish only: a daemon's drop would keep the memory it took.
-        with self.memo.entries.widened(ENTRY_MEMO_BYTES if self.full and len(work) > WIDEN_ABOVE else None):
-            for _, _, page, feed, last in work:
-                docs = self.archive_page(feed, page)
-                self.out.write(registry.archive_path(feed, page),
-                               render.render_archive(feed, page, last, docs, config.site,
-                                                     config.feeds.full_content, self.memo, self.now))
-                self.pump()
+        for _, _, page, feed, last in work:
+            docs = self.archive_page(feed, page)
+            self.out.write(registry.archive_path(feed, page),
+                           render.render_archive(feed, page, last, docs, config.site,
+                                                 config.feeds.full_content, self.memo, self.now))
+            self.pump()
         self.out.then(partial(_mark_archive_pages, index, [(feed, page) for _, _, page, feed, _ in work], stamp))
 
     def archive_page(self, feed: Feed, page: int) -> list[Document]:

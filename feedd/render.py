@@ -363,6 +363,13 @@ class RenderMemo:
         self.frames = EntryMemo(frames)  # pages around their lists of articles (0: pages rendered whole)
         self.heads = EntryMemo(heads)  # feeds without their entries, their date left out
 
+    @contextmanager
+    def widened(self, limit_bytes: int | None) -> Iterator[None]:
+        """Entries and list items, up to ``limit_bytes`` more of each for a while (None: as usual):
+        a whole publish lists each document in several feeds, their pages and archive pages."""
+        with self.entries.widened(limit_bytes), self.items.widened(limit_bytes):
+            yield
+
 
 def _entries(memo: RenderMemo | None) -> EntryMemo:
     return memo.entries if memo is not None else EntryMemo()

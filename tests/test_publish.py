@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from conftest import TOML
 from feedd import publish as module
 from feedd.build import build
 from feedd.index import Index
@@ -271,3 +272,27 @@ def test_feeds_stay_settled_under_another_port_not_under_another_site(project):
         served = dataclasses.replace(config, server=ServerConfig(port=0), daemon=DaemonConfig(settle_seconds=1.0))
         assert settled_at(index, served) == now
         assert settled_at(index, dataclasses.replace(config, site=SiteConfig(title="Another"))) is None
+
+
+def test_a_whole_publish_renders_each_entry_and_list_item_once(project, monkeypatch):
+    """A document is in several feeds, their archive pages and their pages: a whole publish
+    renders its entry in each format, and its line in a page's list, once, however small the
+    memo a daemon keeps between drops."""
+    from feedd.render import EntryMemo, RenderMemo
+
+    project.write_config(TOML.replace(
+        "[topics.ukraine]", "[feeds]\nmax_items = 10\narchive_page_size = 10\n\n[topics.ukraine]"))
+    for n in range(45):
+        project.seed(f"a{n:02d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+    made = []
+    original = EntryMemo.remember
+    monkeypatch.setattr(EntryMemo, "remember", lambda memo, key, value: (made.append(key), original(memo, key, value))[1])
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    with Index(project.config.index_path, writer=True) as index:
+        sync(project.config, index, now)
+        module.publish(project.config, index, now, PublishPlan(everything=True),
+                       RenderMemo(entries=2, items=2, frames=0, heads=0))
+    kinds = {key[1] for key in made}
+    assert {"atom", "rss", "json", "item"} <= kinds
+    assert len(list((project.feeds / "all" / "archive").iterdir())) > 2  # archive pages, several feeds
+    assert len(made) == len(set(made))
