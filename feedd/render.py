@@ -479,8 +479,21 @@ def _templates():
     env.filters["day"] = lambda moment, zone: moment.astimezone(zone).strftime("%Y-%m-%d")
     env.filters["rfc3339"] = lambda moment, zone: moment.astimezone(zone).isoformat()
     env.globals.update(icons=icons, feed_path=feed_path, feed_title=feed_title, article_path=article_path,
-                       page_path=page_path, facets=facets, version=__version__)
+                       page_path=page_path, facets=facets, alternates=alternates, version=__version__)
     return env
+
+
+def alternates(site: SiteConfig, feeds: Sequence[Feed]):
+    """A page's autodiscovery links (alternates.html): half an article page's bytes, and the
+    same on every page of the same feeds, so rendered once for each list of them."""
+    from markupsafe import Markup
+
+    return Markup(_alternates(site, tuple(feeds)))
+
+
+@lru_cache(maxsize=1024)
+def _alternates(site: SiteConfig, feeds: tuple[Feed, ...]) -> str:
+    return _templates().get_template("alternates.html").render(site=site, feeds=feeds)
 
 
 def warm_up() -> None:
