@@ -312,3 +312,38 @@ def test_a_killed_build_leaves_no_worker_behind(tmp_path):
     proc.kill()
     proc.wait(timeout=10)
     wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10, message="the workers to exit")
+
+
+def test_without_a_worker_for_its_scan_a_daemon_scans_in_its_own_process(tmp_path, monkeypatch, caplog):
+    """The start-up scan runs in a worker process; when none can be had (fork refused), the daemon
+    scans seeds/ itself and catches up all the same. In this process, to refuse it the fork."""
+    import dataclasses
+    import logging
+    from urllib.request import urlopen
+
+    from feedd import daemon as module
+
+    project = Project(tmp_path / "site", FAST)
+    project.seed("a.txt", doc(1))
+    project.seed("b/c.txt", doc(2))
+
+    def refused(*args):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(module, "apart", refused)
+    config = project.config
+    daemon = module.Daemon(dataclasses.replace(config, server=dataclasses.replace(config.server, port=0)))
+    caplog.set_level(logging.INFO, logger="feedd")
+    running = threading.Thread(target=daemon.run, name="test-daemon")
+    running.start()
+    try:
+        wait_for(lambda: daemon.server is not None, timeout=60, message="the daemon to serve")
+        feed = wait_for(lambda: (lambda f: f if len(f.entries) == 2 else None)(
+            parse_feed(urlopen(daemon.server.url + "all.atom", timeout=10).read())),
+            timeout=60, message="both files published")
+        assert not feed.bozo
+        assert "scanning" in caplog.text and "in this process" in caplog.text and "Resource temporarily" in caplog.text
+    finally:
+        daemon.request_stop()
+        running.join(timeout=60)
+    assert not running.is_alive()
