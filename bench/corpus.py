@@ -19,6 +19,14 @@ TAGS = ["Politics", "Economy", "Science", "Sport", "Culture", "Défense"]
 KEYWORDS = ["Ukraine", "Kyiv", "drones", "climate", "energy", "Zelensky", "Kiev", "renewables"]
 
 
+def drop_text(n: int, day: str, run: object = None) -> str:
+    """One article as the drop benchmarks write it: French, in the Ukraine and defence topics.
+    ``run`` (a run's time, say) makes its bytes new in each run, so none is taken for a move."""
+    marker = "" if run is None else f" ({run})"
+    return (f" date {day} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n}{marker} "
+            "pour parler de la défense aérienne et de la production de drones.\n")
+
+
 def load_sentences(folder: Path = LANGBENCH) -> dict[str, list[str]]:
     return {path.stem: [s for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
             for path in sorted(folder.glob("*.txt"))}

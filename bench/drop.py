@@ -20,15 +20,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from corpus import drop_text
+
 from feedd.config import load_config
 from feedd.index import Index
 from feedd.publish import PublishPlan, publish, writer_threads
 from feedd.reconcile import sync
 from feedd.render import RenderMemo
 
-# {run}: each run's articles are new ones (the same bytes as a file deleted earlier would be that file moved back).
-TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} ({run}) "
-        "pour parler de la défense aérienne et de la production de drones.\n")
 WARM_UP = 3
 
 
@@ -84,8 +83,8 @@ def main() -> None:
             now = datetime.now(timezone.utc)
             relpaths = [f"drop-bench/{run}-{n:04d}-{k:04d}.txt" for k in range(args.at_once)]
             for k, relpath in enumerate(relpaths):
-                (config.seeds_dir / relpath).write_text(TEXT.format(date=now.date().isoformat(), n=n * 10_000 + k,
-                                                                    run=run), encoding="utf-8")
+                (config.seeds_dir / relpath).write_text(drop_text(n * 10_000 + k, now.date().isoformat(), run),
+                                                        encoding="utf-8")
             if n == WARM_UP:
                 for times_of_stage in spent.values():
                     times_of_stage.clear()

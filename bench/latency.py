@@ -20,13 +20,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import generate  # noqa: E402
+from corpus import drop_text, generate  # noqa: E402
 
 from feedd.document import document_key  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
-        "pour parler de la défense aérienne et de la production de drones.\n")
 
 
 def start(root: Path) -> tuple[subprocess.Popen, int]:
@@ -82,7 +80,7 @@ def main() -> None:
                 path = root / "seeds" / relpath
                 path.parent.mkdir(exist_ok=True)
                 with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(TEXT.format(date="2026-03-08", n=n))
+                    fh.write(drop_text(n, "2026-03-08"))
                 dropped = time.perf_counter()
                 while True:
                     conn.request("GET", "/topics/ukraine.atom")

@@ -16,12 +16,10 @@ import shutil
 import time
 from pathlib import Path
 
+from corpus import drop_text
 from latency import start, wait_for_line
 
 from feedd.document import document_key
-
-TEXT = (" date 2026-11-29 Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
-        "pour parler de la défense aérienne.\n")
 
 
 def memory(pid: int) -> str:
@@ -59,7 +57,7 @@ def main() -> None:
             caught_up()
         folder.mkdir()
         for n in range(args.drops):
-            (folder / f"{n}.txt").write_text(TEXT.format(n=n), encoding="utf-8")
+            (folder / f"{n}.txt").write_text(drop_text(n, "2026-11-29"), encoding="utf-8")
             while not served("/topics/ukraine.atom", document_key(f"memory-bench/{n}.txt", None)):
                 time.sleep(0.002)
         print(f"  {args.drops} drops served: {memory(proc.pid)}")
@@ -67,7 +65,7 @@ def main() -> None:
             caught_up()
         waiting = [document_key(f"memory-bench/{n}.txt", None) for n in range(args.drops, args.drops + args.burst)]
         for n in range(args.drops, args.drops + args.burst):
-            (folder / f"{n}.txt").write_text(TEXT.format(n=n), encoding="utf-8")
+            (folder / f"{n}.txt").write_text(drop_text(n, "2026-11-29"), encoding="utf-8")
         while waiting:
             while waiting and served(f"/articles/{waiting[0]}.html"):
                 waiting.pop(0)

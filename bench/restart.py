@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import drop_text  # noqa: E402
 from latency import start  # noqa: E402
 
 from feedd.config import load_config  # noqa: E402
 from feedd.document import document_key  # noqa: E402
 from feedd.index import Index  # noqa: E402
 from feedd.publish import owe  # noqa: E402
-
-TEXT = (" date 2026-11-29 Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} "
-        "pour parler de la défense aérienne et de la production de drones.\n")
 
 
 def once(root: Path, owed: bool, n: int) -> tuple[float, float]:
@@ -39,7 +37,7 @@ def once(root: Path, owed: bool, n: int) -> tuple[float, float]:
         serving = time.perf_counter() - launched
         relpath = f"restart/{n:05d}.txt"
         (root / "seeds" / "restart").mkdir(exist_ok=True)
-        (root / "seeds" / relpath).write_text(TEXT.format(n=n), encoding="utf-8")
+        (root / "seeds" / relpath).write_text(drop_text(n, "2026-11-29"), encoding="utf-8")
         dropped, key = time.perf_counter(), document_key(relpath, None).encode()
         while True:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import generate  # noqa: E402
+from corpus import drop_text, generate  # noqa: E402
 from latency import percentile, start, wait_for_line  # noqa: E402
 
 from feedd.document import document_key  # noqa: E402
@@ -48,8 +48,6 @@ POLL_SECONDS = 0.002  # how often a drop's feed is asked for while waiting (--po
 BURST_POLL_SECONDS = 0.05
 # {run}: each run's articles are new ones. The same bytes as a file an earlier run deleted would be
 # taken for that file moved back, keeping its id and its key, not the key its path gives (a new one).
-TEXT = (" date {date} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n} ({run}) "
-        "pour parler de la défense aérienne et de la production de drones.\n")
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -117,7 +115,7 @@ def main() -> None:
             relpath = f"drop/{n:05d}.txt"
             key = document_key(relpath, None).encode()
             with open(root / "seeds" / relpath, "w", encoding="utf-8") as fh:
-                fh.write(TEXT.format(date=today, n=n, run=run))
+                fh.write(drop_text(n, today, run))
             dropped = time.perf_counter()
             while True:
                 status, body, etag = get(conn, "/topics/ukraine.atom", etag)
@@ -147,7 +145,7 @@ def main() -> None:
         burst = time.perf_counter()
         for n in range(args.burst):
             relpath = f"drop/burst-{n:05d}.txt"
-            (root / "seeds" / relpath).write_text(TEXT.format(date=today, n=10_000 + n, run=run), encoding="utf-8")
+            (root / "seeds" / relpath).write_text(drop_text(10_000 + n, today, run), encoding="utf-8")
             keys.append(document_key(relpath, None))
         written_in = time.perf_counter() - burst
         # Published: everything's feed lists the last file written. Files go out in the order
