@@ -10,6 +10,7 @@ tells the publish stage (:mod:`feedd.publish`) what to render again.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
@@ -253,6 +254,7 @@ class Reconciliation:
     def _look_at(self, paths: Iterable[str]) -> dict[str, SeedFile]:
         """What the disk holds at ``paths``; the index's states of them, and which of them are gone."""
         seeds, present = self.config.seeds_dir, {}
+        real_root = os.path.realpath(seeds)  # once, not once a path
         for path in dict.fromkeys(paths):
             full = seeds / path
             if full.is_dir() and not full.is_symlink():
@@ -261,14 +263,14 @@ class Reconciliation:
                     if relpath:
                         present[relpath] = SeedFile(relpath, seed.size, seed.mtime_ns)
             elif relative_seed_path(seeds, full) == path:
-                seed = stat_seed(seeds, path)
+                seed = stat_seed(seeds, path, real_root)
                 if seed:
                     present[path] = seed
             # A vanished folder takes the documents under it along.
             for state in self.index.file_states_under(path):
                 self.known[state.path] = state
         for path, state in self.known.items():
-            if path not in present and stat_seed(seeds, path) is None:
+            if path not in present and stat_seed(seeds, path, real_root) is None:
                 self.gone[path] = state
         return present
 
