@@ -336,11 +336,17 @@ def test_without_a_worker_for_its_scan_a_daemon_scans_in_its_own_process(tmp_pat
     caplog.set_level(logging.INFO, logger="feedd")
     running = threading.Thread(target=daemon.run, name="test-daemon")
     running.start()
+
+    def published():
+        """Everything's feed once it lists both files (None before it is served, or while it is not)."""
+        try:
+            feed = parse_feed(urlopen(daemon.server.url + "all.atom", timeout=10).read())
+        except (AttributeError, OSError):  # no server yet, or not listening yet
+            return None
+        return feed if len(feed.entries) == 2 else None
+
     try:
-        wait_for(lambda: daemon.server is not None, timeout=60, message="the daemon to serve")
-        feed = wait_for(lambda: (lambda f: f if len(f.entries) == 2 else None)(
-            parse_feed(urlopen(daemon.server.url + "all.atom", timeout=10).read())),
-            timeout=60, message="both files published")
+        feed = wait_for(published, timeout=60, message="both files published")
         assert not feed.bozo
         assert "scanning" in caplog.text and "in this process" in caplog.text and "Resource temporarily" in caplog.text
     finally:
