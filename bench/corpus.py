@@ -21,7 +21,8 @@ KEYWORDS = ["Ukraine", "Kyiv", "drones", "climate", "energy", "Zelensky", "Kiev"
 
 def drop_text(n: int, day: str, run: object = None) -> str:
     """One article as the drop benchmarks write it: French, in the Ukraine and defence topics.
-    ``run`` (a run's time, say) makes its bytes new in each run, so none is taken for a move."""
+    ``run`` (a run's time, say) makes its bytes new in each run: the same bytes as a file an earlier
+    run deleted would be taken for that file moved back, keeping its id and key."""
     marker = "" if run is None else f" ({run})"
     return (f" date {day} Le président ukrainien Zelensky a rencontré à Kiev le ministre numéro {n}{marker} "
             "pour parler de la défense aérienne et de la production de drones.\n")

@@ -46,8 +46,6 @@ POLL_SECONDS = 0.002  # how often a drop's feed is asked for while waiting (--po
 # ...and all.atom during a burst: a request every 2 ms for seconds slows the daemon's work (its
 # server's threads share the interpreter with it), and 50 ms is fine-grained enough for seconds.
 BURST_POLL_SECONDS = 0.05
-# {run}: each run's articles are new ones. The same bytes as a file an earlier run deleted would be
-# taken for that file moved back, keeping its id and its key, not the key its path gives (a new one).
 
 
 def memory(pid: int) -> dict[str, float]:
