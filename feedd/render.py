@@ -485,7 +485,8 @@ def _templates():
 
 def alternates(site: SiteConfig, feeds: Sequence[Feed]):
     """A page's autodiscovery links (alternates.html): half an article page's bytes, and the
-    same on every page of the same feeds, so rendered once for each list of them."""
+    same on every page of the same feeds, so rendered once for each list of them. A memo of the
+    process, not of :class:`RenderMemo`: article pages are rendered in workers, which have none."""
     from markupsafe import Markup
 
     return Markup(_alternates(site, tuple(feeds)))

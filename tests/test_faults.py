@@ -3,7 +3,9 @@
 Slow (marked ``slow``); ``.ci/run`` runs them with the rest.
 """
 
+import dataclasses
 import json
+import logging
 import os
 import random
 import shutil
@@ -14,6 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from urllib.request import urlopen
 
 import pytest
 from lxml import etree
@@ -316,11 +319,8 @@ def test_a_killed_build_leaves_no_worker_behind(tmp_path):
 
 def test_without_a_worker_for_its_scan_a_daemon_scans_in_its_own_process(tmp_path, monkeypatch, caplog):
     """The start-up scan runs in a worker process; when none can be had (fork refused), the daemon
-    scans seeds/ itself and catches up all the same. In this process, to refuse it the fork."""
-    import dataclasses
-    import logging
-    from urllib.request import urlopen
-
+    scans seeds/ itself and catches up all the same. The daemon runs in this process, on a thread,
+    where its fork can be refused."""
     from feedd import daemon as module
 
     project = Project(tmp_path / "site", FAST)

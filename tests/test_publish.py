@@ -286,7 +286,12 @@ def test_a_whole_publish_renders_each_entry_and_list_item_once(project, monkeypa
         project.seed(f"a{n:02d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
     made = []
     original = EntryMemo.remember
-    monkeypatch.setattr(EntryMemo, "remember", lambda memo, key, value: (made.append(key), original(memo, key, value))[1])
+
+    def remember(memo, key, value):  # each piece rendered goes into the memo once it is made
+        made.append(key)
+        return original(memo, key, value)
+
+    monkeypatch.setattr(EntryMemo, "remember", remember)
     now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
     with Index(project.config.index_path, writer=True) as index:
         sync(project.config, index, now)
