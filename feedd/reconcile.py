@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
 from . import __version__, document, lemmas, recover
@@ -217,6 +217,11 @@ class Reconciliation:
         self.gone_by_hash: dict[str, list[str]] = {}
         self.recovered: dict[str, recover.Published] = {}  # a lost index: what feeds/ says was published
 
+    @cached_property
+    def real_seeds(self) -> str:
+        """seeds/ with its links resolved, for :func:`stat_seed`: once a run, not once a path."""
+        return os.path.realpath(self.config.seeds_dir)
+
     def look(self, paths: Iterable[str] | None, busy: set[str] | frozenset,
              scanned: Iterable[SeedFile] | None = None) -> None:
         """What the index and the disk say: about everything, or just ``paths`` (and folders)."""
@@ -254,7 +259,6 @@ class Reconciliation:
     def _look_at(self, paths: Iterable[str]) -> dict[str, SeedFile]:
         """What the disk holds at ``paths``; the index's states of them, and which of them are gone."""
         seeds, present = self.config.seeds_dir, {}
-        real_root = os.path.realpath(seeds)  # once, not once a path
         for path in dict.fromkeys(paths):
             full = seeds / path
             if full.is_dir() and not full.is_symlink():
@@ -263,14 +267,14 @@ class Reconciliation:
                     if relpath:
                         present[relpath] = SeedFile(relpath, seed.size, seed.mtime_ns)
             elif relative_seed_path(seeds, full) == path:
-                seed = stat_seed(seeds, path, real_root)
+                seed = stat_seed(seeds, path, self.real_seeds)
                 if seed:
                     present[path] = seed
             # A vanished folder takes the documents under it along.
             for state in self.index.file_states_under(path):
                 self.known[state.path] = state
         for path, state in self.known.items():
-            if path not in present and stat_seed(seeds, path, real_root) is None:
+            if path not in present and stat_seed(seeds, path, self.real_seeds) is None:
                 self.gone[path] = state
         return present
 
@@ -375,7 +379,7 @@ class Reconciliation:
             if state:
                 return state, state.path
             vanished = [path for path in index.paths_with_hash(digest)
-                        if path != seed.path and stat_seed(self.config.seeds_dir, path) is None]
+                        if path != seed.path and stat_seed(self.config.seeds_dir, path, self.real_seeds) is None]
             if not vanished:
                 return None, None
             old_path = vanished[0]
