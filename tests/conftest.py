@@ -28,6 +28,8 @@ keywords = ["Ukraine", "ukrainien", "Kyiv", "Kiev", "Zelensky"]
 title = "Défense"
 keywords = ["drone", "drones", "armements"]
 """
+# Archives after ten entries, ten a page: a few dozen documents fill several pages in every feed.
+SMALL_ARCHIVES = TOML.replace("[topics.ukraine]", "[feeds]\nmax_items = 10\narchive_page_size = 10\n\n[topics.ukraine]")
 
 
 class Project:

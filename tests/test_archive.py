@@ -9,7 +9,7 @@ from urllib.request import urlopen
 import pytest
 from lxml import etree
 
-from conftest import TOML, Project, parse_feed
+from conftest import SMALL_ARCHIVES, Project, parse_feed
 from feedd.archive import plan
 from feedd.build import build
 from feedd.publish import PublishPlan, publish
@@ -22,7 +22,6 @@ NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
 BASE = "http://example.test/news/"
 ATOM = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"
-SMALL = TOML.replace("[topics.ukraine]", "[feeds]\nmax_items = 10\narchive_page_size = 10\n\n[topics.ukraine]")
 TEXTS = {
     "en": "The council met again on Monday to discuss the budget of the city and the new bridge over the river.",
     "fr": "Le conseil municipal s'est réuni lundi pour discuter du budget de la ville et du nouveau pont sur le fleuve.",
@@ -87,7 +86,7 @@ def assert_walk_is_complete(project: Project, feed: str = "all.atom") -> list[st
 
 @pytest.fixture
 def small(tmp_path) -> Project:
-    return Project(tmp_path, SMALL)
+    return Project(tmp_path, SMALL_ARCHIVES)
 
 
 # -- the plan alone ------------------------------------------------------------------

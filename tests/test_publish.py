@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import TOML
+from conftest import SMALL_ARCHIVES
 from feedd import publish as module
 from feedd.build import build
 from feedd.index import Index
@@ -162,11 +162,16 @@ def test_held_files_are_staged_but_renamed_only_after_release_behind_what_came_b
     assert not list(tmp_path.rglob(".*.tmp")) and not (tmp_path / "lost.atom").exists()
 
 
+def seed_speeches(project, count: int) -> None:
+    """``count`` articles in French and the Ukraine topic, ``a000.txt`` on, spread over March."""
+    for n in range(count):
+        project.seed(f"a{n:03d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+
+
 def test_article_pages_rendered_by_workers_land_before_everything_that_links_to_them(project, monkeypatch):
     """The workers render article pages while this process renders the archives and feeds:
     still, every page is renamed into place before the first file that links to one."""
-    for n in range(module.PAGE_CHUNK * 4):  # enough pages for the workers, several chunks
-        project.seed(f"a{n:03d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+    seed_speeches(project, module.PAGE_CHUNK * 4)  # enough pages for the workers, several chunks
     renamed = []
     original = os.replace
     monkeypatch.setattr(module.os, "replace",
@@ -181,8 +186,7 @@ def test_article_pages_rendered_by_workers_land_before_everything_that_links_to_
 
 def test_an_error_while_the_workers_write_pages_leaves_no_temporary_file(project, monkeypatch):
     """Pages a worker staged, feeds held back, the writer's own: an error drops them all."""
-    for n in range(module.PAGE_CHUNK * 4):
-        project.seed(f"a{n:03d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+    seed_speeches(project, module.PAGE_CHUNK * 4)
 
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
@@ -280,10 +284,8 @@ def test_a_whole_publish_renders_each_entry_and_list_item_once(project, monkeypa
     memo a daemon keeps between drops."""
     from feedd.render import EntryMemo, RenderMemo
 
-    project.write_config(TOML.replace(
-        "[topics.ukraine]", "[feeds]\nmax_items = 10\narchive_page_size = 10\n\n[topics.ukraine]"))
-    for n in range(45):
-        project.seed(f"a{n:02d}.txt", f" date 2026-03-{1 + n % 28:02d} Zelensky a parlé à Kiev, discours {n}.\n")
+    project.write_config(SMALL_ARCHIVES)
+    seed_speeches(project, 45)
     made = []
     original = EntryMemo.remember
 
