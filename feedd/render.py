@@ -17,6 +17,7 @@ from cachetools import LRUCache
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import formatRFC2822
+from lru import LRU
 from lxml import etree
 
 from . import __version__, icons
@@ -287,15 +288,16 @@ class EntryMemo:
     A new document changes the five or so feeds it appears in, whose other
     entries are the same as last time: rendering only the new one is what
     keeps a change's work small at 100,000 documents (bench/scale.py).
-    Bounded by count (cachetools' LRU), and keyed by what a piece is made of
-    (:func:`_entry_key`), so it never goes stale. :meth:`widened` lets a big
-    publish keep far more for a while, bounded by bytes: a document's entry
-    then serves its archive page in every feed it belongs to.
+    Bounded by count (lru-dict's LRU, in C: a drop looks pieces up ~3,000
+    times), and keyed by what a piece is made of (:func:`_entry_key`), so it
+    never goes stale. :meth:`widened` lets a big publish keep far more for a
+    while, bounded by bytes (cachetools' LRU, which can weigh its values): a
+    document's entry then serves its archive page in every feed it belongs to.
     """
 
     def __init__(self, size: int = 3072):  # a drop at 100k: ~1,700 entries (8 feeds, 3 formats, 5 open archive pages)
         self.size = size
-        self._cache: LRUCache = LRUCache(maxsize=size)
+        self._cache: LRU = LRU(max(size, 1))  # 0: its users render without it (lru-dict keeps one at least)
         self._wide: LRUCache | None = None  # while widened: new pieces, bounded by bytes
 
     def __len__(self) -> int:
@@ -324,7 +326,7 @@ class EntryMemo:
     def remember(self, key: tuple, value):
         try:
             (self._wide if self._wide is not None else self._cache)[key] = value
-        except ValueError:  # larger than the whole memo: rendered, not kept
+        except ValueError:  # larger than the whole widened memo (by bytes): rendered, not kept
             pass
         return value
 
@@ -343,14 +345,11 @@ class EntryMemo:
             self._move(wide, self._cache)
 
     @staticmethod
-    def _move(source: LRUCache, target: LRUCache) -> None:
+    def _move(source: LRUCache, target: LRU) -> None:
         """Least recently used first, so that ``target`` keeps the order (and evicts the oldest)."""
         while source:
             key, value = source.popitem()
-            try:
-                target[key] = value
-            except ValueError:
-                pass
+            target[key] = value
 
 
 class RenderMemo:
