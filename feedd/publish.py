@@ -645,24 +645,38 @@ def writer_threads() -> ThreadPoolExecutor:
 
 
 def _stage(path: Path, data: bytes) -> str | None:
-    """The new bytes in a temporary file beside ``path``; None when ``path`` holds them already."""
+    """The new bytes in a temporary file beside ``path``; None when ``path`` holds them already.
+
+    In as few system calls as it takes: on the writer's threads, each one gives up the GIL
+    and waits to take it back from the publish rendering meanwhile (a drop's ~40 files,
+    staged with nine calls a file, were staged some 20 ms after the rendering ended)."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return None
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            _start_writeback(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
+        fd, tmp = _temp_file(path)
+    except FileNotFoundError:  # its folder is new
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _temp_file(path)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            _start_writeback(fd)
+            os.fchmod(fd, FILE_MODE)
+        finally:
+            os.close(fd)
     except BaseException:
         _unlink(tmp)
         raise
     return tmp
+
+
+def _temp_file(path: Path) -> tuple[int, str]:
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
 
 
 def _start_writeback(fd: int) -> None:
