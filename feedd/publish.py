@@ -201,8 +201,10 @@ class Publication:
             pages.finish()
         if self.out is not self.writer:
             self.out.release()
-        if self.full or self.writer.written:
-            self.front()
+        # Due feeds make it due without waiting for their files' staging (``written``): it lists the
+        # home feed's entries and every feed, and is written, as any file, only if its bytes change.
+        if self.full or due or self.writer.written:
+            self.front(next((docs for feed, docs, _, _ in due if registry.kind_of(feed).home), None))
 
     def article_pages(self) -> _Pages:
         """The article pages to render, on their way: see :class:`_Pages`."""
@@ -306,10 +308,12 @@ class Publication:
         for path, data in render.render_routes(gone, moved).items():
             self.writer.write(path, data)
 
-    def front(self) -> None:
-        """The front page and the OPML files: they list every feed."""
+    def front(self, latest: list[Document] | None = None) -> None:
+        """The front page and the OPML files: they list every feed. ``latest``: the home feed's
+        current entries, when they are at hand."""
         config = self.config
-        latest = self.index.latest(registry.home(self.feeds), self.now, config.feeds.max_items)
+        if latest is None:
+            latest = self.index.latest(registry.home(self.feeds), self.now, config.feeds.max_items)
         self.writer.write("index.html", render.render_index(config.site, self.feeds, latest, self.memo))
         # The OPML files list feeds, not articles: made again when the list (or the site) changes.
         listed = stamp(__version__, repr(config.site), *(f"{f.name}\t{f.kind}\t{f.title}" for f in self.feeds))
