@@ -73,11 +73,18 @@ def update(index: Index, feed: Feed, current: Sequence[Document], limit: int, si
         wanted = index.keys_before(feed, boundary) if boundary else []
         have = index.archived(feed)
     else:
-        scope = set(changed) | {doc.key for doc in current}
-        if boundary:
-            scope.update(index.departed(feed, boundary, changed))
-        wanted = index.keys_before(feed, boundary, only=scope) if boundary else []
-        have = index.archived(feed, scope)
+        current_keys = {doc.key for doc in current}
+        departed = index.departed(feed, boundary, changed) if boundary else []
+        if changed <= current_keys:
+            # Every change is in the current document (a drop): what just left it is all there is
+            # to archive, and of the current entries only a changed one can be on a page (an old
+            # document edited to a new date); the others were current before.
+            wanted = departed[::-1]  # found newest first
+            have = index.archived(feed, set(changed)) if changed else {}
+        else:
+            scope = set(changed) | current_keys | set(departed)
+            wanted = index.keys_before(feed, boundary, only=scope) if boundary else []
+            have = index.archived(feed, scope)
     tail = index.archive_tail(feed)
     result = plan(wanted, have, changed, tail, size)
     if result:

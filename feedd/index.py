@@ -671,7 +671,9 @@ class Index:
         sql, ordering, params = self._older_than(feed, boundary, "DESC")
         rows = self._db.execute(sql + ordering, params)
         found = []
-        while keys := [row[0] for row in rows.fetchmany(chunk)]:
+        size = 4  # first a few: after a drop, one left and the next was archived before
+        while keys := [row[0] for row in rows.fetchmany(size)]:
+            size = chunk
             pages = self.archived(feed, set(keys))
             for key in keys:
                 if key not in pages:
