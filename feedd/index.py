@@ -197,7 +197,8 @@ class Index:
         self._documents: LRU = LRU(DOCUMENTS_KEPT)  # see _whole (lru-dict's LRU, in C: a drop asks ~1,200 times)
         self._heads: LRU = LRU(HEADS_KEPT)  # see _headed
         self._taken_up_to: dict[int, int] = {}  # see distinct_updated
-        self._registered: dict[str, tuple] = {}  # see register_feeds
+        self._registered: dict[tuple[str, int], tuple] = {}  # see register_feeds
+        self._feeds: list[Feed] | None = None  # see feeds
         if read_only:
             self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                        timeout=30, check_same_thread=not shared)
@@ -281,11 +282,15 @@ class Index:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._forget_feeds()  # what the rollback undid
             raise
         finally:
             self._taken_up_to.clear()
-            self._registered.clear()
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._forget_feeds()
+            raise
 
     # -- what is there -----------------------------------------------------
 
@@ -502,21 +507,26 @@ class Index:
     def register_feeds(self, feeds: list[Feed], from_rules: bool = False) -> None:
         """Remember every feed ever published, so that none turns into a 404 (a retired one: a 410).
 
-        Each document registers its feeds: a feed whose last registration in this transaction
-        said the same is skipped, as writing it again would change nothing (a batch of 256
-        documents names a few dozen feeds ~1,000 times).
+        Each document registers its feeds, and each publish the configured ones: a feed
+        whose last registration said the same is skipped, as writing it again would change
+        nothing (a batch of 256 documents names a few dozen feeds ~1,000 times, and each
+        drop all of them again). A rollback forgets what was said (:meth:`_forget_feeds`).
         """
         rows = [row for row in ((f.name, f.kind, f.title, f.lang, int(from_rules)) for f in feeds)
-                if self._registered.get(row[0]) != row]
+                if self._registered.get((row[0], row[4])) != row]
         if not rows:
             return
+        self._feeds = None
         self._db.executemany(
             "INSERT INTO feeds (name, kind, title, lang, from_rule) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(name) DO UPDATE SET title = excluded.title, from_rule = max(from_rule, excluded.from_rule)",
             rows,
         )
-        if self._db.in_transaction:  # forgotten at its end: a rollback undoes what it said
-            self._registered.update((row[0], row) for row in rows)
+        self._registered.update(((row[0], row[4]), row) for row in rows)
+
+    def _forget_feeds(self) -> None:
+        self._registered.clear()
+        self._feeds = None
 
     def rule_feeds(self) -> set[str]:
         """Feeds a topic rule made, now or once."""
@@ -537,8 +547,12 @@ class Index:
         return _from_micros(row[0]) if row and row[0] is not None else now
 
     def feeds(self) -> list[Feed]:
-        """Every feed ever registered, of every kind, in the registry's order."""
-        return registry.ordered(Feed(*row) for row in self._db.execute("SELECT name, kind, title, lang FROM feeds"))
+        """Every feed ever registered, of every kind, in the registry's order: kept until one is
+        registered (only :meth:`register_feeds` changes them; each publish asks, ~200 at 100,000)."""
+        if self._feeds is None:
+            self._feeds = registry.ordered(Feed(*row) for row in
+                                           self._db.execute("SELECT name, kind, title, lang FROM feeds"))
+        return list(self._feeds)
 
     def latest(self, feed: Feed, now: datetime, limit: int) -> list[Document]:
         """The newest ``limit`` documents of ``feed`` published by ``now``."""
