@@ -461,7 +461,7 @@ class Writer:
 
     def __init__(self, root: Path, batch_files: int = BATCH_FILES, threads: ThreadPoolExecutor | None = None):
         self.root = root
-        self._base = os.fspath(root)  # its files by path strings: Path objects were ~2 % of a drop's CPU (py-spy)
+        self._base = os.fspath(root)  # its files by path strings, not Path objects: each is handled several times
         self.batch_files = batch_files
         self._written: list[str] = []  # paths under root whose bytes changed (or that were removed)
         self._pending: list[tuple[str, Future | None]] = []  # in call order: a write's staging, or a removal
@@ -653,9 +653,8 @@ def writer_threads() -> ThreadPoolExecutor:
 def _stage(path: str, data: bytes) -> str | None:
     """The new bytes in a temporary file beside ``path``; None when ``path`` holds them already.
 
-    In as few system calls as it takes: on the writer's threads, each one gives up the GIL
-    and waits to take it back from the publish rendering meanwhile (a drop's ~40 files,
-    staged with nine calls a file, were staged some 20 ms after the rendering ended)."""
+    In as few system calls as it takes: on the writer's threads each one gives the GIL up,
+    and taking it back waits on the rendering going on meanwhile."""
     try:
         if os.stat(path).st_size == len(data):
             with open(path, "rb") as fh:
@@ -764,7 +763,7 @@ class _Aside:
         self.names: list[str] = []
         self._made = self.folder.is_dir()
         # Names hidden, and what remove_stale_temp_files removes after a crash: one random stem
-        # a flush, counted (a fresh random name for each of a drop's ~40 files took ~0.5 ms).
+        # a flush, counted: random bytes drawn once, not once a file.
         self._stem = f"{self.folder}/.{uuid.uuid4().hex}-"
         self._count = itertools.count()
 

@@ -268,6 +268,26 @@ def test_a_transaction_writes_each_feed_once_unless_what_it_says_changes(index):
     index._db.set_trace_callback(None)
 
 
+def test_the_feeds_are_kept_between_transactions_until_a_registration_or_a_rollback_changes_them(index):
+    """Each publish registers the configured feeds and asks for all of them: what was said
+    already is not written again, and the list kept is the index's, rollbacks included."""
+    index.register_feeds([ALL], from_rules=True)
+    written = []
+    index._db.set_trace_callback(lambda sql: written.append(sql) if sql.startswith("INSERT INTO feeds") else None)
+    with index.batch():
+        index.register_feeds([ALL], from_rules=True)
+    assert written == []
+    assert [f.name for f in index.feeds()] == ["all"]
+    with pytest.raises(RuntimeError), index.batch():
+        index.register_feeds([UKRAINE])
+        assert [f.name for f in index.feeds()] == ["all", "topics/ukraine"]
+        raise RuntimeError("rolled back")
+    assert [f.name for f in index.feeds()] == ["all"]
+    index.register_feeds([UKRAINE])
+    assert [f.name for f in index.feeds()] == ["all", "topics/ukraine"]
+    index._db.set_trace_callback(None)
+
+
 def test_a_batch_lands_whole_or_not_at_all(index):
     with pytest.raises(RuntimeError):
         with index.batch():
