@@ -80,7 +80,7 @@ def update(index: Index, feed: Feed, current: Sequence[Document], limit: int, si
             # to archive, and of the current entries only a changed one can be on a page (an old
             # document edited to a new date); the others were current before.
             wanted = departed[::-1]  # found newest first
-            have = index.archived(feed, set(changed)) if changed else {}
+            have = index.archived(feed, changed)
         else:
             scope = set(changed) | current_keys | set(departed)
             wanted = index.keys_before(feed, boundary, only=scope) if boundary else []

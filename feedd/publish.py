@@ -461,7 +461,6 @@ class Writer:
 
     def __init__(self, root: Path, batch_files: int = BATCH_FILES, threads: ThreadPoolExecutor | None = None):
         self.root = root
-        self._base = os.fspath(root)  # its files by path strings, not Path objects: each is handled several times
         self.batch_files = batch_files
         self._written: list[str] = []  # paths under root whose bytes changed (or that were removed)
         self._pending: list[tuple[str, Future | None]] = []  # in call order: a write's staging, or a removal
@@ -495,7 +494,7 @@ class Writer:
     def _submit(self, relpath: str, data: bytes) -> Future:
         if self._threads is None:
             self._threads = writer_threads()
-        return self._threads.submit(_stage, os.path.join(self._base, relpath), data)
+        return self._threads.submit(_stage, os.path.join(self.root, relpath), data)
 
     def _add(self, relpath: str, staging: Future | None) -> None:
         self._pending.append((relpath, staging))
@@ -574,7 +573,7 @@ class Writer:
         error: BaseException | None = None
         for relpath, future in pending:
             if future is None:
-                path = os.path.join(self._base, relpath)
+                path = os.path.join(self.root, relpath)
                 if os.path.exists(path):
                     self._removed.append(path)
                     self._written.append(relpath)
@@ -585,7 +584,7 @@ class Writer:
                 error = error or exc
                 continue
             if tmp is not None:
-                self._staged.append((tmp, os.path.join(self._base, relpath)))
+                self._staged.append((tmp, os.path.join(self.root, relpath)))
                 self._written.append(relpath)
         if error is not None:
             raise error
