@@ -14,10 +14,9 @@ import hashlib
 import itertools
 import logging
 import os
-import tempfile
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -672,7 +671,8 @@ def _stage(path: str, data: bytes) -> str | None:
             while view:
                 view = view[os.write(fd, view):]
             _start_writeback(fd)
-            os.fchmod(fd, FILE_MODE)
+            if not _umask_keeps_mode():
+                os.fchmod(fd, FILE_MODE)
         finally:
             os.close(fd)
     except BaseException:
@@ -682,8 +682,40 @@ def _stage(path: str, data: bytes) -> str | None:
 
 
 def _temp_file(path: str) -> tuple[int, str]:
+    """A new hidden file beside ``path``, named as :func:`remove_stale_temp_files` finds them,
+    created in one system call."""
     folder, name = os.path.split(path)
-    return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    stem, count = _temp_names(os.getpid())
+    while True:
+        tmp = f"{folder}/.{name}.{stem}{next(count)}.tmp"
+        try:
+            return os.open(tmp, _CREATE, FILE_MODE), tmp
+        except FileExistsError:  # left by a crash
+            continue
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@lru_cache(maxsize=1)
+def _temp_names(pid: int) -> tuple[str, Iterator[int]]:
+    """A random stem and a count for this process's temporary files (by its id: a forked
+    worker draws its own), rather than random letters drawn for each file."""
+    return f"{uuid.uuid4().hex[:12]}-", itertools.count()
+
+
+@lru_cache(maxsize=1)
+def _umask_keeps_mode() -> bool:
+    """Whether a file created with FILE_MODE has it (the usual umask, 022), so that no ``fchmod``
+    is needed. Linux says the umask in /proc; ``os.umask`` reads it only by changing it."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & FILE_MODE == 0
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def _start_writeback(fd: int) -> None:

@@ -38,6 +38,42 @@ def test_files_appear_only_when_their_batch_is_flushed_in_the_order_written(tmp_
     assert oct((tmp_path / "all.atom").stat().st_mode & 0o777) == oct(module.FILE_MODE)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o026], ids=oct)
+def test_files_are_readable_by_everyone_whatever_the_umask(tmp_path, umask):
+    """nginx, as another user, serves feeds/: a file is 0644 under a strict umask too (fchmod),
+    and without that call where the umask already leaves 0644 alone. Temporary files are named
+    apart, hidden, and none is left."""
+    old = os.umask(umask)
+    module._umask_keeps_mode.cache_clear()
+    try:
+        writer = Writer(tmp_path)
+        for n in range(3):
+            writer.write(f"topics/t{n}.atom", b"<feed/>")
+        (tmp_path / "all.atom").write_bytes(b"old")
+        writer.write("all.atom", b"new")
+        writer.flush()
+    finally:
+        os.umask(old)
+        module._umask_keeps_mode.cache_clear()
+    for path in [tmp_path / "all.atom", *(tmp_path / "topics").iterdir()]:
+        assert oct(path.stat().st_mode & 0o777) == oct(module.FILE_MODE), path
+    assert sorted(p.name for p in (tmp_path / "topics").iterdir()) == ["t0.atom", "t1.atom", "t2.atom"]
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_a_temporary_name_left_by_a_crash_is_stepped_over(tmp_path):
+    """Names come from a stem and a count: one a crash left (the same stem, after a restart with the
+    same process id) is skipped, never opened."""
+    stem, count = module._temp_names(os.getpid())
+    following = next(count)
+    left = tmp_path / f".all.atom.{stem}{following + 1}.tmp"
+    left.write_bytes(b"left by a crash")
+    fd, name = module._temp_file(str(tmp_path / "all.atom"))
+    os.close(fd)
+    assert name == f"{tmp_path}/.all.atom.{stem}{following + 2}.tmp"
+    assert left.read_bytes() == b"left by a crash"
+
+
 def test_the_callers_writer_threads_serve_one_publish_after_another(tmp_path):
     """The daemon keeps the writer's threads (starting them for each drop cost it): a writer given
     them leaves them running; one without starts its own and stops them."""
