@@ -685,9 +685,8 @@ def _temp_file(path: str) -> tuple[int, str]:
     """A new hidden file beside ``path``, named as :func:`remove_stale_temp_files` finds them,
     created in one system call."""
     folder, name = os.path.split(path)
-    stem, count = _temp_names(os.getpid())
     while True:
-        tmp = f"{folder}/.{name}.{stem}{next(count)}.tmp"
+        tmp = _temp_name(folder, f"{name}.")
         try:
             return os.open(tmp, _CREATE, FILE_MODE), tmp
         except FileExistsError:  # left by a crash
@@ -697,11 +696,18 @@ def _temp_file(path: str) -> tuple[int, str]:
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def _temp_name(folder: str, prefix: str = "") -> str:
+    """A name no other file of this process has, hidden and ending in ``.tmp`` (what
+    :func:`remove_stale_temp_files` removes after a crash): a random stem drawn once per
+    process and a count, rather than random letters drawn for each file."""
+    stem, count = _temp_names(os.getpid())
+    return f"{folder}/.{prefix}{stem}{next(count)}.tmp"
+
+
 @lru_cache(maxsize=1)
 def _temp_names(pid: int) -> tuple[str, Iterator[int]]:
-    """A random stem and a count for this process's temporary files (by its id: a forked
-    worker draws its own), rather than random letters drawn for each file."""
-    return f"{uuid.uuid4().hex[:12]}-", itertools.count()
+    """By the process's id: a forked worker draws its own."""
+    return f"{uuid.uuid4().hex}-", itertools.count()
 
 
 @lru_cache(maxsize=1)
@@ -793,10 +799,6 @@ class _Aside:
         self.folder = root / TRASH
         self.names: list[str] = []
         self._made = self.folder.is_dir()
-        # Names hidden, and what remove_stale_temp_files removes after a crash: one random stem
-        # a flush, counted: random bytes drawn once, not once a file.
-        self._stem = f"{self.folder}/.{uuid.uuid4().hex}-"
-        self._count = itertools.count()
 
     def keep(self, path: str) -> None:
         """A second name for ``path``'s file, so that the rename over it frees nothing."""
@@ -833,7 +835,7 @@ class _Aside:
         return True
 
     def _name(self) -> str:
-        return f"{self._stem}{next(self._count)}.tmp"
+        return _temp_name(str(self.folder))
 
 
 def _unlink_all(names: list[str]) -> None:
