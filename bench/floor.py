@@ -16,8 +16,9 @@ Side by side in each run, on the same N generated documents (bench/corpus.py):
   each, one barrier, the renames, a barrier for the renames).
 
 The analysis and the Writer are what a build cannot do without; their sum
-against Hugo's time is the lowest ratio this machine allows before any
-rendering or bookkeeping. With ``--drop PROJECT`` (a built project, such as
+against Hugo's time is their share of a build, one after the other, before
+any rendering or bookkeeping (both keep the two cores busy, so they overlap
+only where the Writer waits on the disk). With ``--drop PROJECT`` (a built project, such as
 bench/scale.py's), also the files one drop rewrites there: one French
 article is dropped and published as bench/drop.py does (it stays, as
 drop.py's do), then those files, each changed, are written again through the
