@@ -31,6 +31,19 @@ from feedd.render import RenderMemo
 WARM_UP = 3
 
 
+def time_calls(owner, name: str, spent: list[float]) -> None:
+    """Replace ``owner.name`` with itself timed: each call's seconds go to ``spent``."""
+    function = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+    setattr(owner, name, wrapper)
+
+
 def stage_timers() -> dict[str, list[float]]:
     """Wrap each stage of a publish (and the sync) in a timer; their times, one list per stage."""
     from collections import defaultdict
@@ -40,15 +53,7 @@ def stage_timers() -> dict[str, list[float]]:
     spent: dict[str, list[float]] = defaultdict(list)
 
     def timed(owner, name, label):
-        function = getattr(owner, name)
-
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[label].append(time.perf_counter() - started)
-        setattr(owner, name, wrapper)
+        time_calls(owner, name, spent[label])
 
     for name in ("article_pages", "due_feeds", "archive_pages", "feed", "take_down", "front"):
         timed(stages.Publication, name, name)

@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import drop_text, generate  # noqa: E402
-from hugo import CONFIG, LIST, REPO, SINGLE, timed, to_hugo  # noqa: E402
+from drop import time_calls  # noqa: E402
+from hugo import REPO, find_hugo, hugo_site, timed, timed_feedd_build  # noqa: E402
 
 from feedd import publish as stages  # noqa: E402
 from feedd.config import load_config  # noqa: E402
@@ -116,23 +116,14 @@ def written_by_feedd(files: list[tuple[str, bytes]], out: Path, threads=None) ->
 
 
 def bulk(args) -> None:
-    hugo = shutil.which("hugo")
-    if hugo is None:
-        raise SystemExit("hugo is not installed: apt-get install hugo")
-    answer = subprocess.run([hugo, "version"], capture_output=True, text=True, check=True)
-    version = answer.stdout.strip().split(" ")[1]
+    hugo, version = find_hugo()
     times: dict[str, list[float]] = {"hugo": [], "feedd": [], "analysis": [], "as hugo": [], "writer": []}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp_name:
         tmp = Path(tmp_name)
         seeds = tmp / "corpus"
         paths = generate(args.n, seeds)
         site = tmp / "hugo"
-        for seed in paths:
-            to_hugo(seed, seeds, site / "content")
-        (site / "config.toml").write_text(CONFIG)
-        (site / "layouts" / "_default").mkdir(parents=True)
-        for name, template in (("single.html", SINGLE), ("list.html", LIST)):
-            (site / "layouts" / "_default" / name).write_text(template)
+        hugo_site(seeds, site)
         analysis_root = tmp / "analysis"
         analysis_root.mkdir()
         shutil.copy(REPO / "feedd.toml", analysis_root / "feedd.toml")
@@ -143,10 +134,8 @@ def bulk(args) -> None:
             theirs = [path.stat().st_size for path in out.rglob("*") if path.is_file()]
             shutil.rmtree(out)
             root = tmp / f"feedd{run}"
-            shutil.copytree(seeds, root / "seeds")
-            shutil.copy(REPO / "feedd.toml", root / "feedd.toml")
             os.sync()
-            times["feedd"].append(timed([sys.executable, "-m", "feedd", "build", "--root", str(root)]))
+            times["feedd"].append(timed_feedd_build(seeds, root))
             os.sync()
             times["analysis"].append(analysis_alone(analysis_root, paths))
             files = read_tree(root / "feeds")
@@ -193,16 +182,8 @@ def drop(project: Path) -> None:
         written = publish(config, index, now, plan, RenderMemo(), threads=threads)
     files = [(path, (config.feeds_dir / path).read_bytes()) for path in written if (config.feeds_dir / path).is_file()]
     spent: dict[str, list[float]] = {"syncfs": [], "renames": []}
-    for name, label in (("_make_durable", "syncfs"), ("_make_renames_durable", "renames")):
-        function = getattr(stages, name)
-
-        def wrapper(*args, function=function, label=label):
-            started = time.perf_counter()
-            try:
-                return function(*args)
-            finally:
-                spent[label].append(time.perf_counter() - started)
-        setattr(stages, name, wrapper)
+    time_calls(stages, "_make_durable", spent["syncfs"])
+    time_calls(stages, "_make_renames_durable", spent["renames"])
     walls = []
     for n in range(DROP_ROUNDS):  # in place: a new folder may sit where creating a file costs ten times more
         changed = [(path, data + f"\n<!-- {n} -->\n".encode()) for path, data in files]

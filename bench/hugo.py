@@ -69,34 +69,50 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def find_hugo() -> tuple[str, str]:
+    """Debian's ``hugo`` and its version."""
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        raise SystemExit("hugo is not installed: apt-get install hugo")
+    answer = subprocess.run([hugo, "version"], capture_output=True, text=True, check=True)
+    return hugo, answer.stdout.strip().split(" ")[1]
+
+
+def hugo_site(seeds: Path, site: Path) -> None:
+    """The articles under ``seeds`` as a Hugo site: content, configuration, templates."""
+    for seed in seeds.rglob("*.txt"):
+        to_hugo(seed, seeds, site / "content")
+    (site / "config.toml").write_text(CONFIG)
+    (site / "layouts" / "_default").mkdir(parents=True, exist_ok=True)
+    for name, template in (("single.html", SINGLE), ("list.html", LIST)):
+        (site / "layouts" / "_default" / name).write_text(template)
+
+
+def timed_feedd_build(seeds: Path, root: Path) -> float:
+    """``feedd build`` of a copy of ``seeds`` in ``root``, from an empty index, the bundled feedd.toml."""
+    shutil.copytree(seeds, root / "seeds")
+    shutil.copy(REPO / "feedd.toml", root / "feedd.toml")
+    return timed([sys.executable, "-m", "feedd", "build", "--root", str(root)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("n", type=int, nargs="?", default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    hugo = shutil.which("hugo")
-    if hugo is None:
-        raise SystemExit("hugo is not installed: apt-get install hugo")
-    version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip().split(" ")[1]
+    hugo, version = find_hugo()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         seeds = tmp / "corpus"
         generate(args.n, seeds)
         site = tmp / "hugo"
-        for seed in seeds.rglob("*.txt"):
-            to_hugo(seed, seeds, site / "content")
-        (site / "config.toml").write_text(CONFIG)
-        for name, template in (("single.html", SINGLE), ("list.html", LIST)):
-            (site / "layouts" / "_default").mkdir(parents=True, exist_ok=True)
-            (site / "layouts" / "_default" / name).write_text(template)
+        hugo_site(seeds, site)
         times: dict[str, list[float]] = {"hugo": [], "feedd": []}
         for run in range(args.runs):
             out = tmp / f"public{run}"
             times["hugo"].append(timed([hugo, "--source", str(site), "--destination", str(out), "--quiet"]))
             root = tmp / f"feedd{run}"
-            shutil.copytree(seeds, root / "seeds")
-            shutil.copy(REPO / "feedd.toml", root / "feedd.toml")
-            times["feedd"].append(timed([sys.executable, "-m", "feedd", "build", "--root", str(root)]))
+            times["feedd"].append(timed_feedd_build(seeds, root))
             theirs = len(list(out.rglob("*.xml")))
             pages = len(list(out.rglob("*.html")))
             ours = len(list((root / "feeds").rglob("*.atom"))) + len(list((root / "feeds").rglob("*.rss")))
